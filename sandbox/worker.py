@@ -1,0 +1,406 @@
+"""The sandbox worker: runs generated code on the far side of the sandbox boundary.
+
+This file is self-contained on purpose (standard library plus the packages of the sandbox
+image) because it runs inside the container as well as in a child process on the host.
+
+Protocol: one JSON request per line in, one JSON response per line out.
+
+    {"id": 3, "op": "train", "timeout": 60, "memory_mb": 2048,
+     "module": "attempt-1/train.py", "data": "train.pkl",
+     "config": {...}, "seed": 0, "budget": null}
+    -> {"id": 3, "status": "success", "result": {"loss": 0.04, ...}, "elapsed": 0.31}
+
+Statuses are SMAC's language: success, timeout, memoryout, crashed. The worker is warm:
+heavy packages are imported once, the data is loaded once, and every call runs in a
+child forked from this warm parent, so a call that leaks, hangs, crashes or eats memory
+takes nothing with it. The child gets its own process group, wall-clock timeout, CPU
+limit and address-space limit; after each call the whole group is killed.
+
+Only data crosses back: JSON results, never pickles the host would load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import pickle
+import resource
+import select
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+GRACE_SECONDS = 2.0
+OUTPUT_TAIL = 2000  # characters of a failed call's stdout/stderr sent back
+
+
+class ContractError(Exception):
+    """Generated code broke its written contract (wrong return type, missing function)."""
+
+
+class TrainingData:
+    """What `train(config, data, ...)` receives: features, target and facts about them.
+
+    `X` is a pandas DataFrame (tabular, text) or a numpy array (images); `y` a numpy
+    array; `info` holds the task, metric, CV folds, column types and class labels.
+    """
+
+    def __init__(self, X, y, info: dict):
+        self.X, self.y, self.info = X, y, info
+
+    def __repr__(self) -> str:
+        return f"TrainingData(X shape={getattr(self.X, 'shape', None)}, info keys={list(self.info)})"
+
+
+def _to_json(value):
+    """json.dumps default: numpy scalars and arrays become plain Python."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _load_module(path: Path, name: str):
+    if not path.exists():
+        raise ContractError(f"generated module not found: {path.name}")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _require(module, name: str):
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise ContractError(f"{module.__name__} must define a function {name}()")
+    return fn
+
+
+# ---- operations (run in the forked child) -------------------------------------------
+
+
+def op_configspace(req: dict, roots: dict, data) -> dict:
+    from ConfigSpace import ConfigurationSpace
+
+    module = _load_module(roots["code"] / req["module"], "generated_configspace")
+    space = _require(module, "get_configspace")()
+    if not isinstance(space, ConfigurationSpace):
+        raise ContractError(
+            f"get_configspace() must return a ConfigSpace.ConfigurationSpace, got {type(space).__name__}"
+        )
+    if len(space) == 0:
+        raise ContractError("get_configspace() returned an empty configuration space")
+    space.seed(req.get("seed", 0))
+    n = int(req.get("n_samples", 50))
+    samples = space.sample_configuration(n) if n > 1 else [space.sample_configuration()]
+    for config in samples:
+        space.check_configuration(config)
+    default = space.get_default_configuration()
+    space.check_configuration(default)
+    return {
+        "configspace": space.to_serialized_dict(),
+        "n_hyperparameters": len(space),
+        "default": dict(default),
+        "samples": [dict(c) for c in samples],
+    }
+
+
+def op_train(req: dict, roots: dict, data) -> dict:
+    module = _load_module(roots["code"] / req["module"], "generated_train")
+    train = _require(module, "train")
+    result = train(dict(req["config"]), data, seed=int(req.get("seed", 0)), budget=req.get("budget"))
+    if not isinstance(result, dict) or "loss" not in result:
+        raise ContractError(f"train() must return a dict with a 'loss' key, got {type(result).__name__}")
+    try:
+        loss = float(result["loss"])
+    except (TypeError, ValueError) as exc:
+        raise ContractError(f"train() returned a non-numeric loss: {result['loss']!r}") from exc
+    if not math.isfinite(loss):
+        raise ContractError(f"train() returned a non-finite loss: {loss}")
+    clean = {}
+    for key, value in result.items():
+        try:
+            clean[key] = json.loads(json.dumps(value, default=_to_json))
+        except (TypeError, ValueError):
+            continue  # drop what cannot be data; the loss is what matters
+    clean["loss"] = loss
+    return clean
+
+
+def op_fit_predict(req: dict, roots: dict, data) -> dict:
+    """Fit the final model on all of `data`, save it, predict the features in `predict`."""
+    import numpy as np
+
+    module = _load_module(roots["code"] / req["module"], "generated_train")
+    fit = _require(module, "fit")
+    predict = _require(module, "predict")
+    model = fit(dict(req["config"]), data, seed=int(req.get("seed", 0)))
+    if req.get("artifact"):
+        if roots.get("artifacts") is None:
+            raise ContractError("this sandbox has no artifacts folder to save the model in")
+        with open(roots["artifacts"] / req["artifact"], "wb") as fh:
+            pickle.dump(model, fh)
+    with open(roots["data"] / req["predict"], "rb") as fh:
+        features = pickle.load(fh)["X"]
+    y_pred = np.asarray(predict(model, features))
+    if len(y_pred) != len(features):
+        raise ContractError(f"predict() returned {len(y_pred)} predictions for {len(features)} rows")
+    out = {"y_pred": y_pred.tolist(), "y_proba": None}
+    predict_proba = getattr(module, "predict_proba", None)
+    if callable(predict_proba):
+        proba = predict_proba(model, features)
+        if proba is not None:
+            out["y_proba"] = np.asarray(proba, dtype=float).tolist()
+    return out
+
+
+def op_probe(req: dict, roots: dict, data) -> dict:
+    """Facts about the sandbox itself, for the isolation tests and the run log."""
+    return {
+        "uid": os.getuid(),
+        "cwd": os.getcwd(),
+        "env": sorted(os.environ),
+        "python": sys.version.split()[0],
+        "pid": os.getpid(),
+    }
+
+
+OPS = {
+    "configspace": op_configspace,
+    "train": op_train,
+    "fit_predict": op_fit_predict,
+    "probe": op_probe,
+}
+
+
+# ---- isolation of one call -----------------------------------------------------------
+
+
+def _limit_child(req: dict) -> None:
+    timeout = float(req.get("timeout", 60))
+    cpus = max(1, int(req.get("cpus", 1)))
+    cpu_seconds = int(math.ceil(timeout * cpus + 5))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
+    memory_mb = req.get("memory_mb")
+    if memory_mb:
+        # Address space is what the kernel lets us cap per process: allow the warm
+        # parent's current mapping plus the trial's own allowance.
+        with open("/proc/self/statm") as fh:
+            current = int(fh.read().split()[0]) * resource.getpagesize()
+        limit = current + int(memory_mb) * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _child(req: dict, roots: dict, data, write_fd: int, log_path: str) -> None:
+    os.setsid()
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    sys.stdout = os.fdopen(1, "w", buffering=1)
+    sys.stderr = os.fdopen(2, "w", buffering=1)
+    try:
+        _limit_child(req)
+        payload = {"ok": True, "result": OPS[req["op"]](req, roots, data)}
+    except MemoryError:
+        payload = {"ok": False, "kind": "memoryout", "error": "MemoryError: out of memory",
+                   "traceback": traceback.format_exc()[-OUTPUT_TAIL:]}
+    except BaseException as exc:  # noqa: BLE001 - everything generated code raises is data
+        payload = {"ok": False, "kind": "crashed", "error": f"{type(exc).__name__}: {exc}"[:500],
+                   "traceback": traceback.format_exc()[-OUTPUT_TAIL:]}
+    try:
+        body = json.dumps(payload, default=_to_json).encode()
+    except (TypeError, ValueError) as exc:
+        body = json.dumps({"ok": False, "kind": "crashed", "error": f"result is not JSON: {exc}"}).encode()
+    view = memoryview(body)
+    while view:
+        written = os.write(write_fd, view)
+        view = view[written:]
+    os._exit(0)
+
+
+def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
+    """Read a pipe until EOF or the deadline; returns (bytes, reached_eof)."""
+    chunks = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return b"".join(chunks), False
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            continue
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks), True
+        chunks.append(chunk)
+
+
+def _tail(path: str) -> str:
+    try:
+        with open(path, errors="replace") as fh:
+            return fh.read()[-OUTPUT_TAIL:]
+    except OSError:
+        return ""
+
+
+def run_isolated(req: dict, roots: dict, data) -> dict:
+    timeout = float(req.get("timeout", 60))
+    log_path = os.path.join(roots["tmp"], f"call-{req.get('id', 0)}.log")
+    read_fd, write_fd = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        _child(req, roots, data, write_fd, log_path)
+    os.close(write_fd)
+    body, finished = _read_until(read_fd, start + timeout)
+    os.close(read_fd)
+    if not finished:
+        _kill_group(pid)
+    _, wait_status = os.waitpid(pid, 0)
+    _kill_group(pid)  # stray grandchildren of a finished call go too
+    elapsed = time.monotonic() - start
+    response = {"elapsed": elapsed, "result": None, "error": None, "traceback": None}
+    output = _tail(log_path)
+    try:
+        os.unlink(log_path)
+    except OSError:
+        pass
+    if not finished:
+        return {**response, "status": "timeout", "output": output,
+                "error": f"exceeded the wall-clock limit of {timeout:g} s"}
+    if body:
+        payload = json.loads(body)
+        if payload["ok"]:
+            return {**response, "status": "success", "result": payload["result"]}
+        status = "memoryout" if payload["kind"] == "memoryout" else "crashed"
+        return {**response, "status": status, "error": payload["error"],
+                "traceback": payload.get("traceback"), "output": output}
+    # The child died before it could answer: a signal or os._exit.
+    if os.WIFSIGNALED(wait_status):
+        sig = os.WTERMSIG(wait_status)
+        name = signal.Signals(sig).name
+        if sig == signal.SIGKILL:  # not ours (we did not time out): the OOM killer
+            return {**response, "status": "memoryout", "output": output,
+                    "error": "killed by SIGKILL (out of memory)"}
+        if sig == signal.SIGXCPU:
+            return {**response, "status": "timeout", "output": output,
+                    "error": "exceeded the CPU-time limit (SIGXCPU)"}
+        return {**response, "status": "crashed", "output": output, "error": f"killed by signal {name}"}
+    code = os.WEXITSTATUS(wait_status)
+    return {**response, "status": "crashed", "output": output,
+            "error": f"the process exited with code {code} before returning a result"}
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+# ---- the warm parent -------------------------------------------------------------------
+
+
+class DataCache:
+    def __init__(self, root: Path):
+        self.root, self.loaded = root, {}
+
+    def get(self, name: str | None):
+        if not name:
+            return None
+        if name not in self.loaded:
+            with open(self.root / name, "rb") as fh:
+                raw = pickle.load(fh)
+            self.loaded[name] = TrainingData(raw["X"], raw["y"], raw.get("info", {}))
+        return self.loaded[name]
+
+
+def _warm_imports() -> dict:
+    """Import what generated code uses, once, before any fork."""
+    versions = {}
+    for name in ("numpy", "pandas", "scipy", "sklearn", "ConfigSpace"):
+        try:
+            module = __import__(name)
+            versions[name] = getattr(module, "__version__", "?")
+        except ImportError:
+            versions[name] = None
+    try:  # pull in the estimators the templates use, so children start warm
+        import sklearn.ensemble  # noqa: F401
+        import sklearn.linear_model  # noqa: F401
+        import sklearn.model_selection  # noqa: F401
+        import sklearn.pipeline  # noqa: F401
+    except ImportError:
+        pass
+    return versions
+
+
+def serve(requests, responses, roots: dict) -> None:
+    versions = _warm_imports()
+    data = DataCache(roots["data"])
+
+    def send(message: dict) -> None:
+        responses.write((json.dumps(message, default=_to_json) + "\n").encode())
+        responses.flush()
+
+    send({"id": 0, "status": "ready", "versions": versions, "pid": os.getpid()})
+    for line in requests:
+        if not line.strip():
+            continue
+        try:
+            req = json.loads(line)
+        except json.JSONDecodeError as exc:
+            send({"id": None, "status": "crashed", "error": f"bad request: {exc}"})
+            continue
+        op = req.get("op")
+        if op == "shutdown":
+            send({"id": req.get("id"), "status": "success", "result": None})
+            return
+        if op == "ping":
+            send({"id": req.get("id"), "status": "success", "result": {"versions": versions}})
+            continue
+        if op not in OPS:
+            send({"id": req.get("id"), "status": "crashed", "error": f"unknown op {op!r}"})
+            continue
+        try:
+            training_data = data.get(req.get("data"))
+        except Exception as exc:  # noqa: BLE001 - a missing or bad data file is a crash
+            send({"id": req.get("id"), "status": "crashed",
+                  "error": f"cannot load data {req.get('data')!r}: {exc}"})
+            continue
+        send({"id": req.get("id"), **run_isolated(req, roots, training_data)})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--code", required=True, help="folder of generated modules (read-only)")
+    parser.add_argument("--data", required=True, help="folder of data files (read-only)")
+    parser.add_argument("--artifacts", help="folder where fit_predict saves the model")
+    parser.add_argument("--tmp", default=os.environ.get("TMPDIR", "/tmp"))
+    parser.add_argument("--io", help="folder with 'requests' and 'responses' FIFOs (else stdin/stdout)")
+    args = parser.parse_args(argv)
+    roots = {
+        "code": Path(args.code),
+        "data": Path(args.data),
+        "artifacts": Path(args.artifacts) if args.artifacts else None,
+        "tmp": args.tmp,
+    }
+    if args.io:
+        responses = open(Path(args.io) / "responses", "wb")  # noqa: SIM115
+        requests = open(Path(args.io) / "requests", "rb")  # noqa: SIM115
+    else:
+        # The protocol owns the real stdout; stray prints of imported code go to stderr.
+        responses = os.fdopen(os.dup(1), "wb")
+        os.dup2(2, 1)
+        requests = sys.stdin.buffer
+    serve(requests, responses, roots)
+
+
+if __name__ == "__main__":
+    main()
