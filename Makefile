@@ -1,0 +1,36 @@
+# Two commands do everything on a fresh machine (see README.md):
+#   make run    set up, then run the agent on $(CONFIG)
+#   make test   set up (packages, data, Docker engine, sandbox image), then run the tests
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CONFIG ?= configs/iris.yaml
+ARGS ?=
+
+.PHONY: run test setup data engine image lint
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+data: setup
+	bash scripts/setup-data.sh $(PY)
+
+engine:
+	bash scripts/docker-engine.sh
+
+image: setup engine
+	$(PY) -m sandbox.build
+
+run: setup data
+	$(PY) -m graph.run $(CONFIG) $(ARGS)
+
+test: setup data engine image
+	$(PY) -m pytest $(ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .

@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Installs and starts a Docker engine when none answers (nothing yet).
+set -euo pipefail
