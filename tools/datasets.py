@@ -8,6 +8,7 @@ it and `initialize` seals it instead of cutting one.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,8 +100,21 @@ def _split_target(frame: pd.DataFrame, target: str, field_name: str) -> tuple[pd
     return frame.drop(columns=[target]), frame[target].to_numpy()
 
 
-def load_table(path: str | Path, target: str | None, test_path: str | Path | None = None) -> Dataset:
-    """A user's own CSV or Parquet file, with an optional user-given test split."""
+def load_table(path: str | Path, target: str | None, test_path: str | Path | None = None,
+               **options: Any) -> Dataset:
+    """A user's own CSV or Parquet file, with an optional user-given test split.
+
+    A `.npz` file (arrays X, y, X_test, y_test) or a folder of class subfolders of images
+    needs no target; `options` may carry `image_size` for those.
+    """
+    from tools import paper_datasets
+
+    if Path(path).is_dir():
+        return paper_datasets.load_image_folder(path, test_path, options.get("image_size"))
+    if Path(path).suffix.lower() == ".npz" and Path(path).exists():
+        if test_path:
+            raise DatasetError("dataset.test_path: put X_test and y_test inside the .npz file")
+        return paper_datasets.load_npz(path)
     if not target:
         raise DatasetError("dataset.target: name the target column of your file")
     X, y = _split_target(_read_table(Path(path), "path"), target, str(path))
@@ -116,12 +130,43 @@ def load_table(path: str | Path, target: str | None, test_path: str | Path | Non
 
 def load(name: str | None = None, path: str | None = None, target: str | None = None,
          test_path: str | None = None, **options: Any) -> Dataset:
-    """Load a data set by registry name or from a file path."""
+    """Load a data set by registry name or from a file path.
+
+    `modality` (tabular | image | text | timeseries) marks a user's file; with `text`, the
+    optional `text_column` names the column that holds the documents.
+    """
+    from tools import paper_datasets
+
+    modality = paper_datasets.check_modality(options.pop("modality", None))
     if path:
-        return load_table(path, target, test_path)
+        text_column = options.pop("text_column", None)
+        unknown = sorted(set(options) - {"image_size"})
+        if unknown:
+            raise DatasetError(f"dataset.options: unknown option(s) for a file: {unknown}")
+        ds = load_table(path, target, test_path, **options)
+        if modality == "text" or text_column:
+            return paper_datasets.mark_text(ds, text_column)
+        if modality:
+            ds.modality = modality
+        return ds
     if name not in REGISTRY:
         raise DatasetError(
             f"dataset.name: unknown data set '{name}'; known: {', '.join(sorted(REGISTRY))} "
             "(or give dataset.path and dataset.target for your own file)"
         )
-    return REGISTRY[name](**options)
+    loader = REGISTRY[name]
+    params = inspect.signature(loader).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(options) - set(params))
+        if unknown:
+            raise DatasetError(
+                f"dataset.options: {name} takes no option(s) {unknown}; "
+                f"it takes: {', '.join(params) or 'none'}"
+            )
+    ds = loader(**options)
+    if modality and modality != ds.modality:
+        raise DatasetError(f"dataset.modality: {name} is {ds.modality} data, not {modality}")
+    return ds
+
+
+from tools import paper_datasets as _paper_datasets  # noqa: E402, F401  (registers its loaders)
