@@ -73,10 +73,11 @@ def stratified_head(y: np.ndarray, n: int | None) -> np.ndarray | None:
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
     quota = counts * n / len(y)
     take = np.floor(quota).astype(int)
-    # largest remainders first, classes with nothing yet before all others
-    order = np.lexsort((-(quota - take), take > 0))
-    for c in order[: n - take.sum()]:
-        take[c] += 1
+    for c in np.argsort(-(quota - take), kind="stable")[: n - take.sum()]:
+        take[c] += 1  # largest remainders
+    while n >= len(classes) and (take == 0).any():  # a small class gets a row from the largest
+        take[np.argmax(take)] -= 1
+        take[np.flatnonzero(take == 0)[0]] += 1
     picked = [np.flatnonzero(inverse == c)[: take[c]] for c in range(len(classes))]
     return np.sort(np.concatenate(picked))
 
