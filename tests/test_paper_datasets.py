@@ -71,7 +71,7 @@ def test_stratified_head_shares_by_class_size():
 
 @pytest.mark.parametrize("bad", [0, -5, 2.5, "100", True])
 def test_bad_limit_is_a_dataset_error(bad):
-    with pytest.raises(DatasetError, match="dataset.limit_train"):
+    with pytest.raises(DatasetError, match="dataset.options.limit_train"):
         load(name="mnist", limit_train=bad)
 
 
@@ -119,7 +119,7 @@ def test_sunspots_is_chronological():
     assert ds.y[:3].tolist() == [5.0, 11.0, 16.0]
     short = load(name="sunspots", test_years=10)
     assert short.X_test["year"].tolist() == list(range(1999, 2009))
-    with pytest.raises(DatasetError, match="dataset.test_years"):
+    with pytest.raises(DatasetError, match="dataset.options.test_years"):
         load(name="sunspots", test_years=0)
 
 
@@ -139,7 +139,7 @@ def test_newsgroups_offline_says_how_to_get_it(tmp_path):
         load(name="newsgroups", data_home=str(tmp_path), download=False)
     message = str(err.value)
     assert "\n" not in message
-    assert "dataset.archive" in message and "20news-bydate.tar.gz" in message
+    assert "dataset.options.archive" in message and "20news-bydate.tar.gz" in message
     assert str(tmp_path) in message
 
 
@@ -177,12 +177,12 @@ def test_newsgroups_from_a_local_archive(tmp_path, mini_posts, packed):
 
 
 def test_newsgroups_bad_options(tmp_path, mini_posts):
-    with pytest.raises(DatasetError, match="dataset.archive: file not found"):
+    with pytest.raises(DatasetError, match="dataset.options.archive: file not found"):
         load(name="newsgroups", archive=str(tmp_path / "missing.tar.gz"))
-    with pytest.raises(DatasetError, match="dataset.remove"):
+    with pytest.raises(DatasetError, match="dataset.options.remove"):
         load(name="newsgroups", archive=str(tmp_path), remove=("signatures",))
     _bydate_archive(mini_posts, tmp_path)
-    with pytest.raises(DatasetError, match="dataset.categories: unknown group"):
+    with pytest.raises(DatasetError, match="dataset.options.categories: unknown group"):
         load(name="newsgroups", archive=str(tmp_path), categories=["rec.autos"])
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -248,7 +248,7 @@ def test_user_image_folder(tmp_path, digits_slice):
 def test_user_image_folder_sizes(tmp_path, digits_slice):
     X, y = digits_slice
     _write_pngs(tmp_path, X[:20], y[:20], size=(32, 32))
-    with pytest.raises(DatasetError, match="dataset.image_size"):
+    with pytest.raises(DatasetError, match="dataset.options.image_size"):
         load(path=str(tmp_path))
     ds = load(path=str(tmp_path), image_size=[16, 16])
     assert ds.X.shape == (20, 16, 16)
@@ -269,14 +269,14 @@ def test_user_text_csv(tmp_path, mini_posts):
     assert named.modality == "text" and named.extra["text_column"] == "source"
     plain = load(path=str(path), target="group")
     assert plain.modality == "tabular"
-    with pytest.raises(DatasetError, match="dataset.text_column"):
+    with pytest.raises(DatasetError, match="dataset.options.text_column"):
         load(path=str(path), target="group", text_column="body")
 
 
 def test_modality_and_option_errors(tmp_path):
-    with pytest.raises(DatasetError, match="dataset.modality: 'video'"):
+    with pytest.raises(DatasetError, match="dataset.options.modality: 'video'"):
         load(name="iris", modality="video")
-    with pytest.raises(DatasetError, match="dataset.modality: sunspots is timeseries"):
+    with pytest.raises(DatasetError, match="dataset.options.modality: sunspots is timeseries"):
         load(name="sunspots", modality="text")
     assert load(name="sunspots", modality="timeseries").modality == "timeseries"
     with pytest.raises(DatasetError, match="takes no option"):

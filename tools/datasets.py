@@ -165,7 +165,9 @@ def load(name: str | None = None, path: str | None = None, target: str | None = 
             )
     ds = loader(**options)
     if modality and modality != ds.modality:
-        raise DatasetError(f"dataset.modality: {name} is {ds.modality} data, not {modality}")
+        raise DatasetError(
+            f"dataset.options.modality: {name} is {ds.modality} data, not {modality}"
+        )
     return ds
 
 

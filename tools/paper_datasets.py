@@ -58,7 +58,9 @@ def _check_limit(value: Any, option: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise DatasetError(f"dataset.{option}: expected a positive whole number, got {value!r}")
+        raise DatasetError(
+            f"dataset.options.{option}: expected a positive whole number, got {value!r}"
+        )
     return int(value)
 
 
@@ -315,8 +317,8 @@ def load_sunspots(test_years: int = 30) -> Dataset:
         1 <= test_years <= len(y) - 30
     ):
         raise DatasetError(
-            f"dataset.test_years: expected a whole number of years from 1 to {len(y) - 30}, "
-            f"got {test_years!r}"
+            f"dataset.options.test_years: expected a whole number of years from 1 to "
+            f"{len(y) - 30}, got {test_years!r}"
         )
     cut = len(y) - int(test_years)
     return Dataset(
@@ -341,7 +343,8 @@ def _check_remove(remove: Iterable[str] | str | None) -> tuple[str, ...]:
     unknown = [p for p in parts if p not in NEWSGROUPS_PARTS]
     if unknown:
         raise DatasetError(
-            f"dataset.remove: unknown part(s) {unknown}; choose from {list(NEWSGROUPS_PARTS)}"
+            f"dataset.options.remove: unknown part(s) {unknown}; "
+            f"choose from {list(NEWSGROUPS_PARTS)}"
         )
     return parts
 
@@ -387,11 +390,11 @@ def _read_bydate_archive(path: Path) -> dict[str, tuple[list[str], list[str]]]:
                     if member.isfile():
                         add(member.name.split("/"), tar.extractfile(member).read())
     except (OSError, tarfile.TarError) as exc:
-        raise DatasetError(f"dataset.archive: cannot read {path}: {exc}") from exc
+        raise DatasetError(f"dataset.options.archive: cannot read {path}: {exc}") from exc
     if not posts["train"] or not posts["test"]:
         raise DatasetError(
-            f"dataset.archive: {path} holds no 20news-bydate-train/ and 20news-bydate-test/ "
-            f"folders; give the 20news-bydate.tar.gz from {NEWSGROUPS_PAGE}"
+            f"dataset.options.archive: {path} holds no 20news-bydate-train/ and "
+            f"20news-bydate-test/ folders; give the 20news-bydate.tar.gz from {NEWSGROUPS_PAGE}"
         )
     out = {}
     for subset, rows in posts.items():
@@ -405,10 +408,7 @@ def _fetch_bydate(data_home: str | None, download: bool) -> dict[str, tuple[list
     from sklearn.datasets import fetch_20newsgroups, get_data_home
 
     home = get_data_home(data_home)
-    hint = (
-        f"download {NEWSGROUPS_PAGE} and set dataset.archive to its path, or run once with "
-        f"network so scikit-learn caches it in {home}"
-    )
+    hint = f"download {NEWSGROUPS_PAGE} and set dataset.options.archive to its path"
     out = {}
     for subset in ("train", "test"):
         try:
@@ -417,8 +417,10 @@ def _fetch_bydate(data_home: str | None, download: bool) -> dict[str, tuple[list
                 n_retries=1, delay=1.0,
             )
         except OSError as exc:  # not cached (download off) or no network (URLError)
-            cause = "is not cached" if not download else f"could not be downloaded ({exc})"
-            raise DatasetError(f"20 Newsgroups {cause} in {home}; {hint}") from exc
+            tried = f" and could not be downloaded ({exc})" if download else ""
+            raise DatasetError(
+                f"20 Newsgroups is not in scikit-learn's cache {home}{tried}; {hint}"
+            ) from exc
         names = np.asarray(bunch.target_names)[bunch.target].tolist()
         out[subset] = (list(bunch.data), names)
     return out
@@ -444,7 +446,7 @@ def load_newsgroups(
         path = Path(archive).expanduser()
         if not path.exists():
             raise DatasetError(
-                f"dataset.archive: file not found: {path}; give the path of the "
+                f"dataset.options.archive: file not found: {path}; give the path of the "
                 f"20news-bydate.tar.gz from {NEWSGROUPS_PAGE}"
             )
         subsets, source = _read_bydate_archive(path), f"archive {path}"
@@ -456,7 +458,8 @@ def load_newsgroups(
         unknown = sorted(set(categories) - set(groups))
         if unknown:
             raise DatasetError(
-                f"dataset.categories: unknown group(s) {unknown}; known: {', '.join(groups)}"
+                f"dataset.options.categories: unknown group(s) {unknown}; "
+                f"known: {', '.join(groups)}"
             )
         groups = sorted(categories)
     split = {}
@@ -593,7 +596,7 @@ def _read_image_folder(
             raise DatasetError(
                 f"dataset.{field_name}: images in {folder} differ in size "
                 f"({', '.join(sorted({f'{s[0]}x{s[1]}' for s in shapes})[:4])}); "
-                "set dataset.image_size: [height, width] to resize them"
+                "set dataset.options.image_size: [height, width] to resize them"
             )
     return np.stack(images), np.asarray(labels, dtype=object), classes
 
@@ -606,7 +609,7 @@ def load_image_folder(
     if image_size is not None:
         if len(image_size) != 2 or not all(isinstance(v, int) and v > 0 for v in image_size):
             raise DatasetError(
-                f"dataset.image_size: expected [height, width], got {image_size!r}"
+                f"dataset.options.image_size: expected [height, width], got {image_size!r}"
             )
         size = (int(image_size[0]), int(image_size[1]))
     X, y, classes = _read_image_folder(Path(path), "path", size)
@@ -636,7 +639,7 @@ def load_image_folder(
 def check_modality(modality: str | None) -> str | None:
     if modality is not None and modality not in MODALITIES:
         raise DatasetError(
-            f"dataset.modality: '{modality}' is not one of {', '.join(MODALITIES)}"
+            f"dataset.options.modality: '{modality}' is not one of {', '.join(MODALITIES)}"
         )
     return modality
 
@@ -645,20 +648,20 @@ def mark_text(ds: Dataset, text_column: str | None = None) -> Dataset:
     """Mark a user's table as text: record which column holds the text."""
     if not isinstance(ds.X, pd.DataFrame):
         raise DatasetError(
-            "dataset.modality: text needs a table (CSV or Parquet) with a text column"
+            "dataset.options.modality: text needs a table (CSV or Parquet) with a text column"
         )
     if text_column is None:
         strings = [c for c in ds.X.columns if not pd.api.types.is_numeric_dtype(ds.X[c])]
         if not strings:
             raise DatasetError(
-                "dataset.modality: text, but the file has no text column; "
-                "set dataset.text_column"
+                "dataset.options.modality: text, but the file has no text column; "
+                "set dataset.options.text_column"
             )
         # the column with the longest texts on average is the document, others are metadata
         text_column = max(strings, key=lambda c: ds.X[c].astype(str).str.len().mean())
     elif text_column not in ds.X.columns:
         raise DatasetError(
-            f"dataset.text_column: column '{text_column}' is not in the file "
+            f"dataset.options.text_column: column '{text_column}' is not in the file "
             f"(columns: {', '.join(map(str, ds.X.columns[:12]))})"
         )
     ds.modality = "text"
