@@ -26,7 +26,8 @@ def choose_backend(requested: str) -> tuple[str, str]:
     return "docker", "a Docker engine answered and the sandbox image is present"
 
 
-def open_sandbox(backend: str, workspace: Workspace, limits: Limits, name: str = "sandbox") -> Sandbox:
+def open_sandbox(backend: str, workspace: Workspace, limits: Limits,
+                 name: str = "sandbox") -> Sandbox:
     """A started sandbox of a concrete backend ('docker' or 'process')."""
     if backend == "process":
         from sandbox.process import ProcessSandbox

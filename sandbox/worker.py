@@ -54,7 +54,8 @@ class TrainingData:
         self.X, self.y, self.info = X, y, info
 
     def __repr__(self) -> str:
-        return f"TrainingData(X shape={getattr(self.X, 'shape', None)}, info keys={list(self.info)})"
+        shape = getattr(self.X, "shape", None)
+        return f"TrainingData(X shape={shape}, info keys={list(self.info)})"
 
 
 def _to_json(value):
@@ -93,7 +94,8 @@ def op_configspace(req: dict, roots: dict, data) -> dict:
     space = _require(module, "get_configspace")()
     if not isinstance(space, ConfigurationSpace):
         raise ContractError(
-            f"get_configspace() must return a ConfigSpace.ConfigurationSpace, got {type(space).__name__}"
+            "get_configspace() must return a ConfigSpace.ConfigurationSpace, "
+            f"got {type(space).__name__}"
         )
     if len(space) == 0:
         raise ContractError("get_configspace() returned an empty configuration space")
@@ -115,9 +117,11 @@ def op_configspace(req: dict, roots: dict, data) -> dict:
 def op_train(req: dict, roots: dict, data) -> dict:
     module = _load_module(roots["code"] / req["module"], "generated_train")
     train = _require(module, "train")
-    result = train(dict(req["config"]), data, seed=int(req.get("seed", 0)), budget=req.get("budget"))
+    seed, budget = int(req.get("seed", 0)), req.get("budget")
+    result = train(dict(req["config"]), data, seed=seed, budget=budget)
     if not isinstance(result, dict) or "loss" not in result:
-        raise ContractError(f"train() must return a dict with a 'loss' key, got {type(result).__name__}")
+        raise ContractError("train() must return a dict with a 'loss' key, "
+                            f"got {type(result).__name__}")
     try:
         loss = float(result["loss"])
     except (TypeError, ValueError) as exc:
@@ -151,7 +155,8 @@ def op_fit_predict(req: dict, roots: dict, data) -> dict:
         features = pickle.load(fh)["X"]
     y_pred = np.asarray(predict(model, features))
     if len(y_pred) != len(features):
-        raise ContractError(f"predict() returned {len(y_pred)} predictions for {len(features)} rows")
+        raise ContractError(
+            f"predict() returned {len(y_pred)} predictions for {len(features)} rows")
     out = {"y_pred": y_pred.tolist(), "y_proba": None}
     predict_proba = getattr(module, "predict_proba", None)
     if callable(predict_proba):
@@ -200,6 +205,7 @@ def _limit_child(req: dict) -> None:
 
 def _child(req: dict, roots: dict, data, write_fd: int, log_path: str) -> None:
     os.setsid()
+    me = os.getpid()
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -214,10 +220,15 @@ def _child(req: dict, roots: dict, data, write_fd: int, log_path: str) -> None:
     except BaseException as exc:  # noqa: BLE001 - everything generated code raises is data
         payload = {"ok": False, "kind": "crashed", "error": f"{type(exc).__name__}: {exc}"[:500],
                    "traceback": traceback.format_exc()[-OUTPUT_TAIL:]}
+    if os.getpid() != me:
+        # A process the generated code forked (and that returned from train) must not
+        # write a second answer into the result pipe.
+        os._exit(1)
     try:
         body = json.dumps(payload, default=_to_json).encode()
     except (TypeError, ValueError) as exc:
-        body = json.dumps({"ok": False, "kind": "crashed", "error": f"result is not JSON: {exc}"}).encode()
+        failure = {"ok": False, "kind": "crashed", "error": f"result is not JSON: {exc}"}
+        body = json.dumps(failure).encode()
     view = memoryview(body)
     while view:
         written = os.write(write_fd, view)
@@ -276,7 +287,11 @@ def run_isolated(req: dict, roots: dict, data) -> dict:
         return {**response, "status": "timeout", "output": output,
                 "error": f"exceeded the wall-clock limit of {timeout:g} s"}
     if body:
-        payload = json.loads(body)
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = {"ok": False, "kind": "crashed",
+                       "error": "the call sent back a garbled result"}
         if payload["ok"]:
             return {**response, "status": "success", "result": payload["result"]}
         status = "memoryout" if payload["kind"] == "memoryout" else "crashed"
@@ -292,7 +307,8 @@ def run_isolated(req: dict, roots: dict, data) -> dict:
         if sig == signal.SIGXCPU:
             return {**response, "status": "timeout", "output": output,
                     "error": "exceeded the CPU-time limit (SIGXCPU)"}
-        return {**response, "status": "crashed", "output": output, "error": f"killed by signal {name}"}
+        return {**response, "status": "crashed", "output": output,
+                "error": f"killed by signal {name}"}
     code = os.WEXITSTATUS(wait_status)
     return {**response, "status": "crashed", "output": output,
             "error": f"the process exited with code {code} before returning a result"}
@@ -383,7 +399,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", required=True, help="folder of data files (read-only)")
     parser.add_argument("--artifacts", help="folder where fit_predict saves the model")
     parser.add_argument("--tmp", default=os.environ.get("TMPDIR", "/tmp"))
-    parser.add_argument("--io", help="folder with 'requests' and 'responses' FIFOs (else stdin/stdout)")
+    parser.add_argument("--io", help="folder with 'requests' and 'responses' FIFOs "
+                                     "(else stdin/stdout)")
     args = parser.parse_args(argv)
     roots = {
         "code": Path(args.code),
