@@ -770,7 +770,7 @@ class LLMClient:
                 if attempt == attempts:
                     raise LLMUnavailable(
                         f"{node}: the LLM endpoint {self.resolved.base_url} failed "
-                        f"{attempts} time(s); last error: {exc}. Check the endpoint or raise "
+                        f"{attempts} time(s); last error: {exc}; check the endpoint or raise "
                         "llm.max_retries."
                     ) from None
                 time.sleep(self._backoff(attempt, exc.wait))
@@ -840,8 +840,14 @@ class LLMClient:
         ):
             self._native_structured = False  # this provider refuses it: prompt for JSON instead
             return True
-        if isinstance(exc, openai.APITimeoutError | openai.APIConnectionError):
-            raise _RetryableError(f"{type(exc).__name__}: {_one_line(message)}", None) from None
+        if isinstance(exc, openai.APITimeoutError):
+            raise _RetryableError(f"no answer within {self.settings.timeout:g} s", None) from None
+        if isinstance(exc, openai.APIConnectionError):
+            root: BaseException = exc
+            while (root.__cause__ or root.__context__) is not None:  # the socket-level reason
+                root = root.__cause__ or root.__context__
+            detail = _one_line(str(root) or message, 120).rstrip(".")
+            raise _RetryableError(f"cannot connect ({detail})", None) from None
         if isinstance(exc, openai.APIStatusError):
             if status in (408, 409, 429) or (status is not None and status >= 500):
                 raise _RetryableError(
