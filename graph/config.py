@@ -1,0 +1,169 @@
+"""The run configuration: YAML validated by pydantic, with one-line errors.
+
+    python -m graph.run configs/iris.yaml --set optimizer.n_trials=20
+
+Every section forbids unknown keys, so a typo is an error that names the field and what
+is allowed instead of a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss")
+REGRESSION_METRICS = ("r2", "rmse", "mae")
+METRICS = ("auto", *CLASSIFICATION_METRICS, *REGRESSION_METRICS)
+TASKS = ("auto", "classification", "regression", "forecasting")
+FAMILIES = ("hgb", "random_forest", "extra_trees", "linear", "svm", "knn", "mlp")
+
+
+class ConfigError(ValueError):
+    """A configuration the user must fix; the message is one line naming the field."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DatasetConfig(Section):
+    name: str | None = Field(None, description="a bundled data set (iris, wine, diabetes, ...)")
+    path: str | None = Field(None, description="your own CSV or Parquet file")
+    target: str | None = Field(None, description="the target column of your file")
+    test_path: str | None = Field(None, description="your own test split (then none is cut)")
+    task: Literal[TASKS] = Field("auto", description="inferred from the target when auto")
+    test_size: float = Field(0.2, gt=0, lt=1, description="share of rows sealed as the test split")
+    options: dict[str, Any] = Field(default_factory=dict, description="options for the loader")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetConfig:
+        if bool(self.name) == bool(self.path):
+            raise ValueError("give either dataset.name (a bundled data set) or dataset.path (your file)")
+        if self.path and not self.target:
+            raise ValueError("dataset.target: name the target column of your file")
+        return self
+
+
+class OptimizerConfig(Section):
+    facade: Literal["auto", "hpo", "multi_fidelity", "blackbox", "random"] = "auto"
+    n_trials: int = Field(50, ge=1, description="SMAC trials (configurations evaluated)")
+    walltime: float = Field(600.0, gt=0, description="wall-clock budget of the search, seconds")
+    workers: int = Field(1, ge=1, le=64, description="parallel trials, one warm sandbox each")
+    cv_folds: int = Field(5, ge=2, le=20, description="cross-validation folds inside the training split")
+    families: list[Literal[FAMILIES]] | None = Field(None, description="restrict the model families")
+    max_crash_share: float = Field(0.5, ge=0, le=1, description="stop and recode above this share of crashed trials")
+
+
+class CoderConfig(Section):
+    max_code_attempts: int = Field(3, ge=1, le=20, description="attempts per component before giving up")
+
+
+class VerifyConfig(Section):
+    n_configs: int = Field(4, ge=1, le=100, description="random configurations trained during verification")
+    n_samples: int = Field(200, ge=10, description="configurations sampled from the space")
+    subsample: int = Field(300, ge=20, description="training rows used to verify")
+    timeout: float = Field(120.0, gt=0, description="seconds per verification call")
+
+
+class SandboxConfig(Section):
+    backend: Literal["auto", "docker", "process"] = "auto"
+    trial_timeout: float = Field(300.0, gt=0, description="wall-clock seconds per trial")
+    memory_mb: int = Field(4096, ge=256, description="memory per trial")
+    cpus: float = Field(1.0, gt=0, description="CPU share per sandbox")
+    pids: int = Field(256, ge=16, description="process limit per sandbox (docker)")
+
+
+class LLMConfig(Section):
+    provider: Literal["builtin"] = Field("builtin", description="builtin: the template coder, no LLM")
+
+
+class RunConfig(Section):
+    name: str | None = Field(None, description="run folder name; defaults to the config file's name")
+    objective: str = Field("", description="what you want, in words (given to the planner)")
+    metric: Literal[METRICS] = "auto"
+    seed: int = 0
+    dataset: DatasetConfig
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    coder: CoderConfig = Field(default_factory=CoderConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+
+    @model_validator(mode="after")
+    def _metric_fits_task(self) -> RunConfig:
+        check_metric_fits(self.dataset.task, self.metric)
+        return self
+
+
+def check_metric_fits(task: str, metric: str) -> None:
+    if metric == "auto" or task == "auto":
+        return
+    allowed = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+    if metric not in allowed:
+        raise ValueError(
+            f"metric: '{metric}' does not fit a {task} task; use one of {', '.join(allowed)}"
+        )
+
+
+def _describe(error: dict, model: type[BaseModel]) -> str:
+    """One line for one pydantic error: the dotted field, what is wrong, what is allowed."""
+    where = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        section: Any = model
+        for part in error["loc"][:-1]:
+            section = section.model_fields[part].annotation
+        allowed = ", ".join(getattr(section, "model_fields", {}))
+        return f"{where}: unknown field; allowed here: {allowed}"
+    if error["type"] == "missing":
+        return f"{where}: required field is missing"
+    message = error["msg"].removeprefix("Value error, ")
+    if not where:
+        return message
+    if message.startswith(where.split(".")[0]):
+        return message
+    if error["type"] == "value_error":
+        return f"{where}: {message}"
+    return f"{where}: {message} (got {error.get('input')!r})"
+
+
+def _set_dotted(data: dict, dotted: str, raw: str) -> None:
+    keys = dotted.split(".")
+    node = data
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: '{key}' is not a section")
+    node[keys[-1]] = yaml.safe_load(raw)
+
+
+def parse_config(data: Any, overrides: list[str] | None = None, default_name: str | None = None) -> RunConfig:
+    if not isinstance(data, dict):
+        raise ConfigError("the config must be a YAML mapping (key: value lines)")
+    data = dict(data)
+    for item in overrides or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item}: write it as dotted.key=value")
+        key, raw = item.split("=", 1)
+        _set_dotted(data, key.strip(), raw)
+    if default_name and not data.get("name"):
+        data["name"] = default_name
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0], RunConfig)) from None
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{line}") from None
+    return parse_config(data, overrides, default_name=path.stem)

@@ -1,0 +1,144 @@
+"""The command line: python -m graph.run CONFIG [--resume] [--runs-dir DIR] [--set key=value ...]
+
+Exit codes: 0 done, 2 bad input (config, data set, missing dependency), 1 the run
+failed, 130 interrupted (resume it with --resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sqlite3
+import sys
+from pathlib import Path
+
+from graph.config import ConfigError, RunConfig, load_config
+
+EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m graph.run", description=__doc__.splitlines()[0])
+    parser.add_argument("config", help="run configuration (YAML), e.g. configs/iris.yaml")
+    parser.add_argument("--resume", action="store_true", help="continue the run of this config")
+    parser.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config field for this run, e.g. optimizer.n_trials=20")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only the summary")
+    return parser.parse_args(argv)
+
+
+def find_run(runs_dir: Path, name: str) -> Path | None:
+    """The run to resume: runs/<name>, or its newest numbered sibling with a checkpoint."""
+    candidates = [runs_dir / name, *runs_dir.glob(f"{name}-*")]
+    candidates = [c for c in candidates if (c / "checkpoints.sqlite").exists()]
+    return max(candidates, key=lambda c: (c / "checkpoints.sqlite").stat().st_mtime, default=None)
+
+
+def summary(values: dict) -> str:
+    if values.get("failure"):
+        return f"run failed: {values['failure']}"
+    metrics = values["deployment"]["metrics"]
+    metric = metrics["metric"]
+    test = metrics["test"].get(metric)
+    trials = metrics["trials"]
+    statuses = ", ".join(f"{k} {v}" for k, v in trials.items() if k != "finished")
+    lines = [
+        "",
+        f"  run        {values['run_dir']}",
+        f"  task       {metrics['task']} ({values['profile']['n_rows']} training rows, "
+        f"{metrics['test_rows']} sealed test rows)",
+        f"  trials     {trials['finished']} ({statuses}) in {metrics['search_seconds']:.0f} s",
+        f"  model      {metrics['incumbent'].get('model', '?')}",
+        f"  CV score   {metric} {metrics['cv'][metric]:.4f}",
+        f"  test score {metric} {test:.4f}" if test is not None else f"  test score {metric} n/a",
+        "  test       " + ", ".join(f"{k} {v:.4f}" for k, v in metrics["test"].items() if v is not None),
+        f"  saved      {metrics['model']}",
+        f"  report     {values['deployment']['report']}",
+    ]
+    return "\n".join(lines)
+
+
+def configure_logging(quiet: bool) -> None:
+    """Progress lines on stderr. The agent's logger has its own handler because SMAC
+    reconfigures the root logger when it is imported."""
+    agent = logging.getLogger("automl")
+    agent.handlers[:] = [logging.StreamHandler(sys.stderr)]
+    agent.handlers[0].setFormatter(logging.Formatter("%(message)s"))
+    agent.setLevel(logging.WARNING if quiet else logging.INFO)
+    agent.propagate = False
+
+
+def preflight(config: RunConfig) -> None:
+    """Fail fast on bad input, before a run folder exists: the data loads, the target fits."""
+    from nodes.initialize import prepare_data
+    from sandbox import choose_backend
+
+    prepare_data(config)
+    choose_backend(config.sandbox.backend)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    configure_logging(args.quiet)
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from graph.builder import build_graph
+    from nodes.common import RunFailed
+    from sandbox import SandboxError
+    from tools.datasets import DatasetError
+
+    runs_dir = Path(args.runs_dir)
+    try:
+        config = load_config(args.config, args.overrides)
+        run_dir = find_run(runs_dir, config.name) if args.resume else None
+        if args.resume and run_dir is None:
+            raise ConfigError(f"--resume: no run of '{config.name}' in {runs_dir}; start one without --resume")
+        if run_dir is None:
+            preflight(config)
+            from nodes.initialize import new_run_dir
+
+            run_dir = new_run_dir(runs_dir, config.name)
+    except (ConfigError, DatasetError, SandboxError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ImportError as exc:
+        print(f"error: a dependency is missing ({exc}); run `make setup`", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(run_dir / "checkpoints.sqlite", check_same_thread=False)
+    graph = build_graph(SqliteSaver(connection))
+    thread = {"configurable": {"thread_id": run_dir.name}, "recursion_limit": 100}
+    existing = graph.get_state(thread)
+    if existing.values and not existing.next:
+        print(summary(existing.values))
+        return EXIT_FAILED if existing.values.get("failure") else EXIT_DONE
+    if existing.values:
+        print(f"resuming {run_dir} at {', '.join(existing.next)}", file=sys.stderr)
+        inputs = None
+    else:
+        inputs = {"config": config.model_dump(mode="json"), "run_dir": str(run_dir)}
+    try:
+        graph.invoke(inputs, thread)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; continue with: python -m graph.run {args.config} --resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ConfigError, DatasetError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (RunFailed, SandboxError) as exc:
+        print(f"run failed: {exc}\nfix the cause, then continue with --resume", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        connection.close()
+    connection = sqlite3.connect(run_dir / "checkpoints.sqlite", check_same_thread=False)
+    values = build_graph(SqliteSaver(connection)).get_state(thread).values
+    connection.close()
+    print(summary(values))
+    return EXIT_FAILED if values.get("failure") else EXIT_DONE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

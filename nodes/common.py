@@ -1,0 +1,38 @@
+"""What every node needs: the run folder, the config, the sandbox, a logger."""
+
+from __future__ import annotations
+
+import logging
+
+from graph.config import RunConfig
+from sandbox import Limits, Sandbox, Workspace, open_sandbox
+from tools.runfolder import RunFolder
+
+log = logging.getLogger("automl")
+
+
+class RunFailed(RuntimeError):
+    """The run cannot go on; the message says why and what to do."""
+
+
+def run_folder(state: dict) -> RunFolder:
+    return RunFolder(state["run_dir"])
+
+
+def run_config(state: dict) -> RunConfig:
+    return RunConfig.model_validate(state["config"])
+
+
+def sandbox_for(state: dict, *, timeout: float | None = None, artifacts: bool = False,
+                name: str = "sandbox") -> Sandbox:
+    """A started sandbox that sees the run's code and training data (and model folder)."""
+    config, run = run_config(state), run_folder(state)
+    limits = Limits(
+        timeout=timeout or config.sandbox.trial_timeout,
+        memory_mb=config.sandbox.memory_mb,
+        cpus=config.sandbox.cpus,
+        pids=config.sandbox.pids,
+    )
+    workspace = Workspace(code=run.code, data=run.sandbox_data,
+                          artifacts=run.folder("model") if artifacts else None)
+    return open_sandbox(state["backend"], workspace, limits, name=f"{run.name}-{name}")

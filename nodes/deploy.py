@@ -1,0 +1,75 @@
+"""deploy: refit the incumbent on the whole training split, score the sealed test split once.
+
+The model is fitted and saved inside a sandbox (its pickle is generated code's output and
+is loaded again only inside a sandbox). The test features go in for prediction and are
+removed afterwards; the test labels never leave `sealed/`: the scores are computed here,
+on the host, from the predictions.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+
+import numpy as np
+
+from nodes.common import RunFailed, log, run_config, run_folder, sandbox_for
+from tools.metrics import loss_to_score, test_metrics
+from tools.report import write_report
+
+
+def deploy(state: dict) -> dict:
+    config, run = run_config(state), run_folder(state)
+    search, plan = state["search"], state["plan"]
+    incumbent = search["incumbent"]
+    with open(run.sealed / "test.pkl", "rb") as fh:
+        sealed = pickle.load(fh)
+    features = run.sandbox_data / "predict.pkl"
+    with open(features, "wb") as fh:
+        pickle.dump({"X": sealed["X"]}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    started = time.monotonic()
+    try:
+        with sandbox_for(state, artifacts=True, name="deploy") as sandbox:
+            outcome = sandbox.call("fit_predict", module="final/train.py", data="train.pkl",
+                                   predict="predict.pkl", config=incumbent, seed=config.seed,
+                                   artifact="model.pkl")
+    finally:
+        features.unlink(missing_ok=True)
+    if not outcome.ok:
+        raise RunFailed(f"refitting the incumbent failed: {outcome.describe()}")
+    refit_seconds = time.monotonic() - started
+
+    classes = state["profile"].get("class_counts") and sorted(np.unique(sealed["y"]).tolist())
+    with open(run.sandbox_data / "train.pkl", "rb") as fh:
+        train_info = pickle.load(fh)["info"]
+    y_pred = np.asarray(outcome.result["y_pred"])
+    y_proba = outcome.result.get("y_proba")
+    scores = test_metrics(plan["task"], sealed["y"], y_pred, y_proba,
+                          classes=train_info.get("classes", classes))
+    run.write_json("model/config.json", {"config": incumbent, "code": "code/final/train.py"})
+    started_at = run.events()[0]["time"] if run.events() else None
+    metrics = {
+        "task": plan["task"],
+        "metric": plan["metric"],
+        "cv": {
+            plan["metric"]: loss_to_score(plan["metric"], search["incumbent_loss"]),
+            "loss": search["incumbent_loss"],
+            "folds": config.optimizer.cv_folds,
+        },
+        "test": scores,
+        "test_rows": int(len(sealed["y"])),
+        "trials": {"finished": search["n_trials"], **search["status_counts"]},
+        "search_seconds": search["walltime"],
+        "refit_seconds": round(refit_seconds, 2),
+        "started": started_at,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "model": str(run.root / "model" / "model.pkl"),
+        "incumbent": incumbent,
+    }
+    run.write_json("metrics.json", metrics)
+    report = write_report(run, state, metrics)
+    run.event("deploy", "model refit and scored on the sealed test split",
+              test={plan["metric"]: scores.get(plan["metric"])})
+    log.info("deploy: test %s %.4f on %d sealed rows; report at %s", plan["metric"],
+             scores.get(plan["metric"]) or float("nan"), len(sealed["y"]), report)
+    return {"deployment": {"metrics": metrics, "report": str(report), "model": metrics["model"]}}

@@ -1,0 +1,198 @@
+"""verify: check each generated component statically, then by running it in the sandbox.
+
+Static checks read the source (it parses; the contract's functions exist with the right
+parameters) and never execute it. Dynamic checks run it inside the sandbox on a small
+sample of the training split under a time limit: the space builds and yields many valid
+configurations; `train` returns a finite loss on the default and on random
+configurations; `fit` and `predict` produce one prediction per row. A failed component
+goes back to its coder with this report; one that cannot be fixed in the allowed number
+of attempts stops the run with the report's reason.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+from langgraph.graph import END
+from langgraph.types import Send
+
+from nodes.code import coder_tasks
+from nodes.common import log, run_config, run_folder, sandbox_for
+from sandbox import Sandbox
+from tools.scenario import ScenarioSpecError, parse_scenario_source
+
+# The contract: function -> (required leading parameters, parameters that must exist).
+CONTRACTS = {
+    "configspace": {"get_configspace": ((), ())},
+    "train": {
+        "train": (("config", "data"), ("seed", "budget")),
+        "fit": (("config", "data"), ("seed",)),
+        "predict": (("model", "X"), ()),
+    },
+}
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class VerificationReport:
+    component: str
+    attempt: int
+    status: Literal["passed", "failed", "skipped"] = "passed"
+    checks: list[Check] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "passed"
+
+    def add(self, name: str, ok: bool, detail: str = "") -> bool:
+        self.checks.append(Check(name, ok, detail))
+        if not ok:
+            self.status = "failed"
+        return ok
+
+    def error(self) -> str | None:
+        """The failures, as the coder (and the user) should read them."""
+        failed = [c for c in self.checks if not c.ok]
+        return "\n\n".join(f"{c.name}: {c.detail}" for c in failed) or None
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "ok": self.ok, "error": self.error()}
+
+
+def static_check(component: str, source: str, report: VerificationReport) -> bool:
+    """The source parses and defines the contract's functions; nothing is executed."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        return report.add("parses", False, f"syntax error at line {exc.lineno}: {exc.msg}")
+    report.add("parses", True)
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    for name, (leading, named) in CONTRACTS.get(component, {}).items():
+        fn = functions.get(name)
+        if fn is None:
+            report.add(f"defines {name}()", False, f"no top-level function {name}() in the module")
+            continue
+        params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+        every = set(params) | {a.arg for a in fn.args.kwonlyargs}
+        problems = []
+        if tuple(params[: len(leading)]) != leading:
+            problems.append(f"must start with parameters {', '.join(leading) or '(none)'}, has {', '.join(params) or '(none)'}")
+        missing = [p for p in named if p not in every and fn.args.kwarg is None]
+        if missing:
+            problems.append(f"lacks parameter(s) {', '.join(missing)}")
+        report.add(f"defines {name}()", not problems, "; ".join(problems))
+    return report.ok
+
+
+def verify_configspace(sandbox: Sandbox, path: str, n_samples: int, report: VerificationReport,
+                       timeout: float) -> dict | None:
+    outcome = sandbox.call("configspace", timeout=timeout, module=path, n_samples=n_samples)
+    if not outcome.ok:
+        report.add("builds and samples", False, outcome.describe())
+        return None
+    result = outcome.result
+    report.add("builds and samples", True,
+               f"{result['n_hyperparameters']} hyperparameters; {n_samples} valid configurations sampled")
+    return result
+
+
+def verify_train(sandbox: Sandbox, path: str, space: dict, n_configs: int,
+                 report: VerificationReport, timeout: float) -> None:
+    configs = [("default", space["default"])]
+    configs += [(f"random #{i + 1}", c) for i, c in enumerate(space["samples"][:n_configs])]
+    for label, config in configs:
+        outcome = sandbox.call("train", timeout=timeout, module=path, data="verify.pkl",
+                               config=config, seed=0)
+        if outcome.ok:
+            report.add(f"train on {label} configuration", True,
+                       f"loss {outcome.result['loss']:.4f} in {outcome.elapsed:.2f} s")
+        else:
+            report.add(f"train on {label} configuration", False,
+                       f"{outcome.describe()}\nconfiguration: {json.dumps(config)}")
+    outcome = sandbox.call("fit_predict", timeout=timeout, module=path, data="verify.pkl",
+                           predict="verify_features.pkl", config=space["default"], seed=0)
+    report.add("fit and predict", outcome.ok,
+               "one prediction per row" if outcome.ok else outcome.describe())
+
+
+def verify(state: dict) -> dict:
+    config, run = run_config(state), run_folder(state)
+    components = state["components"]
+    round_number = state.get("verify_rounds", 0) + 1
+    reports: dict[str, VerificationReport] = {}
+    sources = {c: run.path("code", info["path"]).read_text() for c, info in components.items()}
+    for component, info in components.items():
+        reports[component] = VerificationReport(component, info["attempt"])
+        static_check(component, sources[component], reports[component])
+
+    scenario = reports["scenario"]
+    try:
+        spec = parse_scenario_source(sources["scenario"])
+        scenario.add("valid scenario", True, f"{spec.facade} facade, {spec.n_trials} trials, {spec.walltime:g} s")
+    except ScenarioSpecError as exc:
+        scenario.add("valid scenario", False, str(exc))
+
+    space = None
+    with sandbox_for(state, timeout=config.verify.timeout, name="verify") as sandbox:
+        started = time.monotonic()
+        if reports["configspace"].ok:
+            space = verify_configspace(sandbox, components["configspace"]["path"],
+                                       config.verify.n_samples, reports["configspace"], config.verify.timeout)
+        reports["configspace"].seconds = time.monotonic() - started
+        train = reports["train"]
+        started = time.monotonic()
+        if space is None:
+            if train.ok:
+                train.status = "skipped"
+                train.checks.append(Check("run in the sandbox", True, "waits for a working configuration space"))
+        elif train.ok:
+            verify_train(sandbox, components["train"]["path"], space, config.verify.n_configs,
+                         train, config.verify.timeout)
+        train.seconds = time.monotonic() - started
+
+    as_dicts = {c: r.to_dict() for c, r in reports.items()}
+    run.write_json(f"reports/verify-{round_number}.json", as_dicts)
+    for component, report in reports.items():
+        run.event("verify", f"{component} {report.status}", attempt=report.attempt, error=report.error())
+        log.info("verify: %s attempt %d %s%s", component, report.attempt, report.status,
+                 "" if report.ok or report.status == "skipped" else f": {report.error().splitlines()[0]}")
+
+    update: dict = {"reports": as_dicts, "verify_rounds": round_number}
+    failed = [c for c, r in reports.items() if r.status == "failed"]
+    if not failed and all(r.ok for r in reports.values()):
+        final = run.folder("code", "final")
+        for component, info in components.items():
+            shutil.copyfile(run.path("code", info["path"]), final / f"{component}.py")
+        (final / "configspace.json").write_text(json.dumps(space["configspace"], indent=1))
+        run.event("verify", "all components verified", round=round_number)
+        return update
+    exhausted = [c for c in failed if state["attempts"].get(c, 0) >= config.coder.max_code_attempts]
+    if exhausted:
+        first = exhausted[0]
+        reason = reports[first].error().splitlines()[0]
+        update["failure"] = (
+            f"the {first} component failed verification {config.coder.max_code_attempts} times; "
+            f"last error: {reason} (see {run.root / 'reports'})"
+        )
+    return update
+
+
+def route_after_verify(state: dict) -> list[Send] | Literal["optimize", "__end__"]:
+    """All verified: optimize. Failures with attempts left: back to their coders. Else stop."""
+    if state.get("failure"):
+        return END
+    failed = [c for c, r in state["reports"].items() if r["status"] == "failed"]
+    # A skipped component waits on a failed one, so "no failures" means all passed.
+    return coder_tasks(state, failed) if failed else "optimize"

@@ -1,0 +1,58 @@
+"""Metrics: how a CV loss maps to a score, and every metric on the sealed test split."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn import metrics as skm
+
+# Metrics where larger is better and 1.0 is perfect: the training function's loss is 1 - score.
+SCORE_METRICS = {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "r2"}
+# Errors: the loss is the metric itself.
+ERROR_METRICS = {"log_loss", "rmse", "mae"}
+
+
+def default_metric(task: str, n_classes: int | None = None) -> str:
+    return "accuracy" if task == "classification" else "r2"
+
+
+def loss_to_score(metric: str, loss: float) -> float:
+    return 1.0 - loss if metric in SCORE_METRICS else loss
+
+
+def crash_cost(metric: str) -> float:
+    """The loss SMAC charges for a crashed trial: worse than any sane model's."""
+    return 2.0 if metric in SCORE_METRICS else 1e6
+
+
+def classification_metrics(y_true, y_pred, y_proba=None, classes=None) -> dict:
+    out = {
+        "accuracy": skm.accuracy_score(y_true, y_pred),
+        "balanced_accuracy": skm.balanced_accuracy_score(y_true, y_pred),
+        "f1_macro": skm.f1_score(y_true, y_pred, average="macro"),
+    }
+    if y_proba is not None and classes is not None:
+        proba = np.clip(np.asarray(y_proba, dtype=float), 1e-15, 1)
+        proba = proba / proba.sum(axis=1, keepdims=True)
+        out["log_loss"] = skm.log_loss(y_true, proba, labels=classes)
+        present = set(np.unique(y_true))
+        if len(classes) == 2:
+            out["roc_auc"] = skm.roc_auc_score(y_true, proba[:, 1]) if len(present) == 2 else None
+        elif present == set(classes):
+            out["roc_auc"] = skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=classes)
+    return {k: (None if v is None else float(v)) for k, v in out.items()}
+
+
+def regression_metrics(y_true, y_pred) -> dict:
+    y_true = np.asarray(y_true, dtype=float)
+    y_pred = np.asarray(y_pred, dtype=float)
+    return {
+        "r2": float(skm.r2_score(y_true, y_pred)),
+        "rmse": float(np.sqrt(skm.mean_squared_error(y_true, y_pred))),
+        "mae": float(skm.mean_absolute_error(y_true, y_pred)),
+    }
+
+
+def test_metrics(task: str, y_true, y_pred, y_proba=None, classes=None) -> dict:
+    if task == "classification":
+        return classification_metrics(y_true, y_pred, y_proba, classes)
+    return regression_metrics(y_true, y_pred)

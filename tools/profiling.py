@@ -1,0 +1,72 @@
+"""Profile the training split: the facts a planner needs, and nothing from the test split."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MAX_CLASSES = 50  # an integer target with more distinct values than this is a regression
+
+
+def infer_task(y: np.ndarray, hint: str | None = None) -> str:
+    """classification or regression, from the target's type and distinct values."""
+    if hint:
+        return hint
+    series = pd.Series(y)
+    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return "classification"
+    values = series.dropna()
+    if pd.api.types.is_float_dtype(values) and not np.all(np.mod(values, 1) == 0):
+        return "regression"
+    n_unique = values.nunique()
+    if n_unique <= min(MAX_CLASSES, max(2, int(0.05 * len(values)) + 2)):
+        return "classification"
+    return "regression"
+
+
+def column_types(X: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(numeric columns, categorical columns) of a tabular feature frame."""
+    numeric, categorical = [], []
+    for column in X.columns:
+        dtype = X[column].dtype
+        if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+            categorical.append(str(column))
+        else:
+            numeric.append(str(column))
+    return numeric, categorical
+
+
+def profile(X: Any, y: np.ndarray, task: str, modality: str) -> dict:
+    """A JSON-able description of the training split."""
+    facts: dict[str, Any] = {
+        "modality": modality,
+        "task": task,
+        "n_rows": int(len(y)),
+    }
+    if isinstance(X, pd.DataFrame):
+        numeric, categorical = column_types(X)
+        missing = X.isna().mean()
+        facts.update(
+            n_columns=int(X.shape[1]),
+            numeric_columns=numeric,
+            categorical_columns=categorical,
+            missing_share={str(c): round(float(v), 4) for c, v in missing.items() if v > 0},
+            rows_with_missing=int(X.isna().any(axis=1).sum()),
+            cardinality={c: int(X[c].nunique()) for c in categorical},
+        )
+    else:
+        array = np.asarray(X)
+        facts.update(shape=list(array.shape[1:]), dtype=str(array.dtype))
+    if task == "classification":
+        labels, counts = np.unique(pd.Series(y).astype(str), return_counts=True)
+        facts.update(
+            n_classes=int(len(labels)),
+            class_counts={str(k): int(v) for k, v in zip(labels, counts, strict=True)},
+            minority_share=round(float(counts.min() / counts.sum()), 4),
+        )
+    else:
+        values = pd.Series(y, dtype=float)
+        facts.update(target_summary={k: round(float(v), 4) for k, v in values.describe().items()})
+    return facts

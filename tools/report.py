@@ -1,0 +1,115 @@
+"""The run report: a person reading report.md understands what happened without the code."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from tools.runfolder import RunFolder
+
+
+def _plot_trials(run: RunFolder, metric: str) -> str | None:
+    path = run.root / "trials.csv"
+    if not path.exists():
+        return None
+    rows = list(csv.DictReader(open(path)))
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    losses = [float(r["loss"]) for r in rows]
+    ok = [r["status"] == "success" for r in rows]
+    best, best_so_far = float("inf"), []
+    for loss, good in zip(losses, ok, strict=True):
+        if good:
+            best = min(best, loss)
+        best_so_far.append(best if best < float("inf") else None)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    xs = range(1, len(rows) + 1)
+    ax.scatter([x for x, g in zip(xs, ok, strict=True) if g], [v for v, g in zip(losses, ok, strict=True) if g],
+               s=12, label="trial loss", color="tab:blue", alpha=0.6)
+    failed = [x for x, g in zip(xs, ok, strict=True) if not g]
+    if failed:
+        ax.scatter(failed, [min(losses)] * len(failed), marker="x", color="tab:red", label="failed trial")
+    ax.step(xs, best_so_far, where="post", color="tab:orange", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"CV loss ({metric})")
+    ax.set_yscale("symlog", linthresh=0.01)
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title("SMAC search")
+    fig.tight_layout()
+    target = run.path("report_trials.png")
+    fig.savefig(target, dpi=110)
+    plt.close(fig)
+    return target.name
+
+
+def _families(run: RunFolder) -> list[tuple[str, int, float]]:
+    path = run.root / "trials.csv"
+    if not path.exists():
+        return []
+    best: dict[str, tuple[int, float]] = {}
+    for row in csv.DictReader(open(path)):
+        family = row.get("config.model") or "-"
+        count, loss = best.get(family, (0, float("inf")))
+        value = float(row["loss"]) if row["status"] == "success" else float("inf")
+        best[family] = (count + 1, min(loss, value))
+    return sorted(((f, c, v) for f, (c, v) in best.items()), key=lambda t: t[2])
+
+
+def write_report(run: RunFolder, state: dict, metrics: dict) -> str:
+    profile, plan, search = state["profile"], state["plan"], state["search"]
+    metric = plan["metric"]
+    lines = [f"# AutoML run `{run.name}`", ""]
+    lines += [
+        "## Result",
+        f"- Cross-validated {metric} of the chosen model: **{metrics['cv'][metric]:.4f}** "
+        f"({metrics['cv']['folds']}-fold CV inside the training split).",
+        f"- On the sealed test split ({metrics['test_rows']} rows, {profile['test_split']}), scored once:",
+        "",
+        "| metric | test |",
+        "|---|---|",
+    ]
+    lines += [f"| {k} | {'-' if v is None else f'{v:.4f}'} |" for k, v in metrics["test"].items()]
+    lines += ["", f"Model: `model/model.pkl` (load it inside a sandbox), its configuration: `model/config.json`.", ""]
+
+    lines += ["## Data", f"- {profile['n_rows']} training rows, task **{profile['task']}**, "
+              f"modality {profile['modality']}."]
+    if "n_columns" in profile:
+        lines.append(f"- {profile['n_columns']} columns: {len(profile['numeric_columns'])} numeric, "
+                     f"{len(profile['categorical_columns'])} categorical; "
+                     f"{profile['rows_with_missing']} rows with missing values.")
+    if "class_counts" in profile:
+        lines.append(f"- {profile['n_classes']} classes; the rarest is {profile['minority_share']:.1%} of rows.")
+    lines += ["", "## Plan", f"{plan['rationale']} (planner: {plan['author']})", ""]
+
+    lines += ["## Generated code and verification", "| component | attempts | author | status |", "|---|---|---|---|"]
+    for component, info in state["components"].items():
+        report = state["reports"].get(component, {})
+        lines.append(f"| {component} | {info['attempt']} | {info['author']} | {report.get('status', '-')} |")
+    lines += ["", "Every attempt is in `code/attempts/`, the verified version in `code/final/`, "
+              "and each verification report in `reports/`.", ""]
+    failures = [e for e in run.events() if e["node"] == "verify" and e.get("error")]
+    if failures:
+        lines.append("Why attempts failed:")
+        lines += [f"- {e['message']} (attempt {e.get('attempt')}): {e['error'].splitlines()[0]}" for e in failures]
+        lines.append("")
+
+    lines += ["## Search",
+              f"- {search['n_trials']} trials in {search['walltime']:.0f} s, stopped by {search['stopped_by']}; "
+              f"statuses: {', '.join(f'{k} {v}' for k, v in search['status_counts'].items())}.",
+              "", "| model family | trials | best CV loss |", "|---|---|---|"]
+    lines += [f"| {f} | {c} | {'-' if v == float('inf') else f'{v:.4f}'} |" for f, c, v in _families(run)]
+    plot = _plot_trials(run, metric)
+    if plot:
+        lines += ["", f"![trials]({plot})"]
+    lines += ["", "Chosen configuration:", "", "```json", json.dumps(search["incumbent"], indent=2), "```", ""]
+    usage = run.read_json("usage.json")
+    if usage:
+        lines += ["## LLM usage", "```json", json.dumps(usage, indent=2), "```", ""]
+    target = run.path("report.md")
+    target.write_text("\n".join(lines))
+    return str(target)

@@ -1,0 +1,84 @@
+"""The SMAC scenario as a validated spec: parsed from generated source, never executed.
+
+A coder writes the scenario as readable Python holding one literal,
+
+    SCENARIO = {"facade": "hpo", "n_trials": 50, "walltime": 600, ...}
+
+and the host reads that literal with `ast.literal_eval` (DESIGN.md, principle 1), then
+validates it here.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ScenarioSpecError(ValueError):
+    pass
+
+
+class ScenarioSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    facade: Literal["hpo", "multi_fidelity", "blackbox", "random"] = "hpo"
+    n_trials: int = Field(50, ge=1, le=100_000)
+    walltime: float = Field(600.0, gt=0, description="seconds for the whole search")
+    n_workers: int = Field(1, ge=1, le=64)
+    deterministic: bool = True
+    objectives: list[str] = Field(default_factory=lambda: ["loss"])
+    min_budget: float | None = Field(None, gt=0)
+    max_budget: float | None = Field(None, gt=0)
+    initial_design_size: int | None = Field(None, ge=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _fidelity(self) -> ScenarioSpec:
+        multi = self.facade == "multi_fidelity"
+        if multi and (self.min_budget is None or self.max_budget is None):
+            raise ValueError("a multi_fidelity facade needs min_budget and max_budget")
+        if self.min_budget and self.max_budget and self.min_budget >= self.max_budget:
+            raise ValueError("min_budget must be smaller than max_budget")
+        if not multi and (self.min_budget or self.max_budget):
+            raise ValueError(f"min_budget/max_budget only apply to the multi_fidelity facade, not {self.facade}")
+        return self
+
+
+def parse_scenario_source(source: str) -> ScenarioSpec:
+    """Find `SCENARIO = {...}` in the source and validate it, without running the code."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ScenarioSpecError(f"scenario: syntax error at line {exc.lineno}: {exc.msg}") from None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "SCENARIO" for t in node.targets
+        ):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                raise ScenarioSpecError(
+                    "scenario: SCENARIO must be a plain literal dict (no calls, names or expressions)"
+                ) from None
+            if not isinstance(value, dict):
+                raise ScenarioSpecError("scenario: SCENARIO must be a dict")
+            try:
+                return ScenarioSpec.model_validate(value)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(map(str, first["loc"])) or "SCENARIO"
+                raise ScenarioSpecError(f"scenario: {where}: {first['msg']}") from None
+    raise ScenarioSpecError("scenario: no top-level assignment SCENARIO = {...} found")
+
+
+def render_scenario_source(spec: ScenarioSpec, rationale: str = "") -> str:
+    lines = ['"""SMAC scenario for this run (a literal: the host reads it, never runs it)."""', ""]
+    if rationale:
+        lines += [f"# {line}" for line in rationale.splitlines()] + [""]
+    lines.append("SCENARIO = {")
+    for key, value in spec.model_dump().items():
+        lines.append(f"    {key!r}: {value!r},")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

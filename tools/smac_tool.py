@@ -1,0 +1,273 @@
+"""The SMAC tool: Bayesian optimization over a verified space, trials run in sandboxes.
+
+SMAC is driven through ask/tell rather than `optimize()` so that the sandbox decides a
+trial's status (TIMEOUT, MEMORYOUT, CRASHED are SMAC's own words), so that several warm
+sandboxes can evaluate in parallel, and so that a killed run continues where it stopped:
+SMAC saves its run history after every `tell`, and with `overwrite=False` a new process
+with the same scenario picks it up (DESIGN.md, principle 5).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ConfigSpace import ConfigurationSpace
+from smac import (
+    BlackBoxFacade,
+    HyperparameterOptimizationFacade,
+    MultiFidelityFacade,
+    RandomFacade,
+    Scenario,
+)
+from smac.runhistory import RunHistory
+from smac.runhistory.dataclasses import TrialInfo, TrialValue
+from smac.runhistory.enumerations import StatusType
+
+from sandbox.base import CallOutcome
+from tools.scenario import ScenarioSpec
+
+log = logging.getLogger(__name__)
+
+STATUS = {
+    "success": StatusType.SUCCESS,
+    "timeout": StatusType.TIMEOUT,
+    "memoryout": StatusType.MEMORYOUT,
+    "crashed": StatusType.CRASHED,
+}
+FACADES = {
+    "hpo": HyperparameterOptimizationFacade,
+    "multi_fidelity": MultiFidelityFacade,
+    "blackbox": BlackBoxFacade,
+    "random": RandomFacade,
+}
+
+# evaluate(worker, config, seed, budget) -> CallOutcome; `worker` picks a warm sandbox.
+Evaluate = Callable[[int, dict, int, float | None], CallOutcome]
+
+
+@dataclass
+class SearchResult:
+    incumbent: dict | None
+    incumbent_loss: float | None
+    n_trials: int  # finished trials in the run history, across resumes
+    status_counts: dict[str, int]
+    walltime: float  # seconds spent searching, across resumes
+    stopped_by: str
+
+
+def plain(config: Any) -> dict:
+    """A configuration as JSON-able Python values (ConfigSpace hands out numpy scalars)."""
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in dict(config).items()}
+
+
+def _target_placeholder(config, seed: int = 0, budget: float | None = None) -> float:
+    raise RuntimeError("trials are evaluated through ask/tell in sandboxes, not by SMAC's runner")
+
+
+class SmacSearch:
+    def __init__(self, space: ConfigurationSpace, spec: ScenarioSpec, output_dir: Path,
+                 crash_cost: float, seed: int = 0):
+        self.space, self.spec, self.crash_cost = space, spec, crash_cost
+        self.output_dir = Path(output_dir)
+        self.scenario = Scenario(
+            configspace=space,
+            name="search",
+            output_directory=self.output_dir,
+            deterministic=spec.deterministic,
+            crash_cost=crash_cost,
+            n_trials=spec.n_trials,
+            # The walltime is enforced by our loop across resumes; keeping it out of SMAC's
+            # scenario lets a resumed run be given more time without a new scenario.
+            min_budget=spec.min_budget,
+            max_budget=spec.max_budget,
+            n_workers=1,  # parallelism is ours (one warm sandbox per worker), not SMAC's runner
+            seed=seed,
+            use_default_config=True,
+        )
+        previous = self._guard_against_changed_scenario()
+        self.smac = self._facade()
+        if previous is not None:
+            self._replay(previous)
+        self._progress_file = self.output_dir / "progress.json"
+
+    # ---- assembly ---------------------------------------------------------------------
+
+    def _facade(self):
+        facade = FACADES[self.spec.facade]
+        kwargs: dict[str, Any] = {"overwrite": False, "logging_level": 40}
+        if self.spec.facade == "hpo":
+            kwargs["intensifier"] = facade.get_intensifier(self.scenario, max_config_calls=1)
+            # The surrogate refit is SMAC's own per-trial cost (see FIELD-NOTES): refit after
+            # a few trials, search fewer random challengers when trials are cheap.
+            kwargs["config_selector"] = facade.get_config_selector(self.scenario, retrain_after=4)
+            kwargs["acquisition_maximizer"] = facade.get_acquisition_maximizer(
+                self.scenario, challengers=2000)
+        if self.spec.facade == "multi_fidelity":
+            kwargs["intensifier"] = facade.get_intensifier(self.scenario, eta=3)
+        if self.spec.initial_design_size and self.spec.facade != "random":
+            kwargs["initial_design"] = facade.get_initial_design(
+                self.scenario, n_configs=self.spec.initial_design_size)
+        return facade(self.scenario, _target_placeholder, **kwargs)
+
+    def _guard_against_changed_scenario(self) -> Path | None:
+        """SMAC asks on stdin when a stored scenario differs; decide here instead.
+
+        A changed scenario (say, more trials) starts a new SMAC run into which the old run
+        history is replayed; the old folder is kept beside it. Returns that folder.
+        """
+        stored = self.output_dir / "search" / str(self.scenario.seed)
+        if not (stored / "scenario.json").exists():
+            return None
+        try:
+            same = Scenario.load(stored) == self.scenario
+        except Exception:  # noqa: BLE001 - an unreadable old scenario is a changed one
+            same = False
+        if same:
+            return None
+        aside = stored.with_name(f"{stored.name}-previous-{int(time.time() * 1000)}")
+        shutil.move(stored, aside)
+        log.warning("the stored SMAC scenario differs; replaying its trials into a new one")
+        return aside
+
+    def _replay(self, previous: Path) -> None:
+        old = RunHistory()
+        try:
+            old.load(previous / "runhistory.json", self.space)
+        except Exception as exc:  # noqa: BLE001 - e.g. a different configuration space
+            log.warning("could not replay the previous SMAC run (%s); starting afresh", exc)
+            return
+        for key, value in old.items():
+            info = TrialInfo(config=old.get_config(key.config_id), instance=key.instance,
+                             seed=key.seed, budget=key.budget)
+            self.smac.tell(info, value, save=False)
+        self.smac.optimizer.save()
+
+    # ---- the search loop --------------------------------------------------------------
+
+    @property
+    def finished(self) -> int:
+        return self.smac.runhistory.finished
+
+    def _used_walltime(self) -> float:
+        if self._progress_file.exists():
+            return float(json.loads(self._progress_file.read_text())["walltime"])
+        return 0.0
+
+    def run(self, evaluate: Evaluate, workers: int = 1,
+            on_trial: Callable[[dict], None] | None = None) -> SearchResult:
+        lock = threading.Lock()
+        spent_before = self._used_walltime()
+        started = time.monotonic()
+        stopped_by = "n_trials"
+
+        def elapsed() -> float:
+            return spent_before + time.monotonic() - started
+
+        def one_trial(worker: int, info: TrialInfo) -> tuple[TrialInfo, CallOutcome]:
+            return info, evaluate(worker, plain(info.config), info.seed or 0, info.budget)
+
+        in_flight: dict[Future, int] = {}
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            idle = list(range(workers))
+            while True:
+                while idle and self.finished + len(in_flight) < self.spec.n_trials:
+                    if elapsed() >= self.spec.walltime:
+                        stopped_by = "walltime"
+                        break
+                    with lock:
+                        info = self.smac.ask()
+                    worker = idle.pop()
+                    in_flight[pool.submit(one_trial, worker, info)] = worker
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    idle.append(in_flight.pop(future))
+                    info, outcome = future.result()
+                    record = self._tell(info, outcome, lock)
+                    self._progress_file.write_text(json.dumps({"walltime": elapsed()}))
+                    if on_trial:
+                        on_trial(record)
+        return self.result(stopped_by, elapsed())
+
+    def _tell(self, info: TrialInfo, outcome: CallOutcome, lock: threading.Lock) -> dict:
+        result = outcome.result or {}
+        ok = outcome.ok
+        value = TrialValue(
+            cost=float(result["loss"]) if ok else self.crash_cost,
+            time=outcome.elapsed,
+            status=STATUS[outcome.status],
+            additional_info={
+                "score": result.get("score"),
+                "score_std": result.get("score_std"),
+                "error": outcome.error,
+            },
+        )
+        with lock:
+            self.smac.tell(info, value, save=True)
+            number = self.finished
+        return {
+            "trial": number,
+            "status": outcome.status,
+            "loss": value.cost,
+            "score": result.get("score"),
+            "seconds": round(outcome.elapsed, 3),
+            "budget": info.budget,
+            "config": plain(info.config),
+            "error": outcome.error,
+        }
+
+    def result(self, stopped_by: str = "resumed", walltime: float | None = None) -> SearchResult:
+        history = self.smac.runhistory
+        counts: dict[str, int] = {}
+        for value in history.values():
+            if value.status == StatusType.RUNNING:
+                continue
+            name = value.status.name.lower()
+            counts[name] = counts.get(name, 0) + 1
+        incumbent = self.smac.intensifier.get_incumbent()
+        loss = None
+        if incumbent is not None:
+            cost = history.get_cost(incumbent)
+            loss = float(cost) if cost is not None and cost < self.crash_cost else None
+            if loss is None:
+                incumbent = None
+        return SearchResult(
+            incumbent=plain(incumbent) if incumbent is not None else None,
+            incumbent_loss=loss,
+            n_trials=history.finished,
+            status_counts=counts,
+            walltime=walltime if walltime is not None else self._used_walltime(),
+            stopped_by=stopped_by,
+        )
+
+    def trials(self) -> list[dict]:
+        """Every finished trial from SMAC's run history (the authoritative record)."""
+        history = self.smac.runhistory
+        rows = []
+        finished = [(k, v) for k, v in history.items() if v.status != StatusType.RUNNING]
+        for number, (key, value) in enumerate(finished, start=1):
+            config = history.get_config(key.config_id)
+            info = value.additional_info or {}
+            rows.append({
+                "trial": number,
+                "config_id": key.config_id,
+                "status": value.status.name.lower(),
+                "loss": value.cost,
+                "score": info.get("score"),
+                "score_std": info.get("score_std"),
+                "seconds": value.time,
+                "budget": key.budget,
+                "error": info.get("error"),
+                **{f"config.{k}": v for k, v in plain(config).items()},
+            })
+        return rows
