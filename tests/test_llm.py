@@ -388,3 +388,53 @@ def test_concurrent_calls_are_counted_exactly(tmp_path):
     assert usage["run"]["calls"] == 30 and usage["run"]["input_tokens"] == 300
     assert sum(n["calls"] for n in usage["nodes"].values()) == 30
     assert len((tmp_path / "llm_calls.jsonl").read_text().splitlines()) == 30
+
+
+def test_langgraph_messages_stream_sees_tokens_and_usage_is_counted(llm_server):
+    from typing import TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+
+    class State(TypedDict):
+        out: str
+
+    llm_server.push(Reply.text("streamed answer"), Reply.text("invoked answer"))
+    c = client(llm_server)
+    g = StateGraph(State)
+    g.add_node("plan", lambda s: {"out": c.complete("plan", "hi", stream=True)})
+    g.add_node("code", lambda s: {"out": c.complete("code", "hi")})
+    g.add_edge(START, "plan")
+    g.add_edge("plan", "code")
+    g.add_edge("code", END)
+    seen: dict[str, str] = {}
+    for chunk, meta in g.compile().stream({"out": ""}, stream_mode="messages"):
+        seen[meta["langgraph_node"]] = seen.get(meta["langgraph_node"], "") + chunk.text
+    assert seen == {"plan": "streamed answer", "code": "invoked answer"}
+    assert c.usage()["run"]["estimated_calls"] == 0  # usage chunk asked for in both cases
+
+
+# ---------------------------------------------------------------------------------------------
+# the API reference the coder prompts carry: its examples must run against the installed packages
+# ---------------------------------------------------------------------------------------------
+def test_api_reference_examples_run_and_name_only_real_apis(tmp_path, monkeypatch):
+    import re
+    import warnings
+    from pathlib import Path
+
+    import ConfigSpace
+    import smac
+
+    text = (Path(__file__).parents[1] / "nodes" / "prompts" / "api_reference.txt").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    assert len(blocks) == 2
+    monkeypatch.chdir(tmp_path)  # SMAC writes its output folder into the working directory
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        for block in blocks:
+            exec(compile(block, "api_reference.txt", "exec"), {})  # our own text, not LLM output
+    for line in re.findall(r"from ConfigSpace import \((.*?)\)", text, re.DOTALL):
+        for name in re.findall(r"\w+", line):
+            assert hasattr(ConfigSpace, name), name
+    for name in re.findall(r"\w+", re.search(r"from smac import \((.*?)\)", text, re.DOTALL)[1]):
+        assert hasattr(smac, name), name
+    assert not hasattr(ConfigSpace, "ParentCondition")

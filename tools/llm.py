@@ -399,6 +399,9 @@ def make_chat_model(settings: LLMSettings, **overrides: Any) -> Any:
         timeout=settings.timeout,
         max_retries=0,
         use_responses_api=False,  # other providers speak chat completions only
+        # Ask for the usage chunk whenever a reply streams, including when LangGraph's
+        # messages stream turns an .invoke() into a stream: else tokens go uncounted.
+        stream_usage=True,
     )
     if settings.max_output_tokens:
         if resolved.max_tokens_param == "max_completion_tokens":
