@@ -186,6 +186,13 @@ def test_invalid_json_then_valid_after_reask(llm_server, tmp_path):
     ]
 
 
+def test_truncated_answer_is_reasked_with_a_hint(llm_server):
+    for mode in ("prompt", "json_schema"):  # with response_format the SDK raises; handled too
+        llm_server.push(Reply.text('{"task": "classif', finish_reason="length"), Reply.json(PLAN))
+        assert client(llm_server, structured_output=mode).structured("plan", "p", Plan).n_trials
+        assert "cut off at the output-token limit" in llm_server.requests[-1].prompt_text
+
+
 def test_unparsable_answers_give_up_after_the_bounded_reasks(llm_server):
     llm_server.push(*[Reply.text("no json here")] * 3)
     with pytest.raises(LLMOutputError, match="after 3 attempt"):

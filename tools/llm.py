@@ -555,6 +555,12 @@ def _message_json(m: BaseMessage) -> dict[str, Any]:
     return {"role": m.type, "content": m.content}
 
 
+class _Answer(str):
+    """Internal: answer text that remembers whether the model hit the output-token limit."""
+
+    truncated: bool = False
+
+
 class _RetryableError(Exception):
     """Internal: one failed attempt that may be retried after `wait` seconds (None: backoff)."""
 
@@ -635,7 +641,7 @@ class LLMClient:
         """The model's answer as text, reasoning stripped."""
         msgs = convert_to_messages(messages if not isinstance(messages, str) else [messages])
         use_stream = self.settings.stream if stream is None else stream
-        return self._call(node, msgs, stream=use_stream, meta=meta)
+        return str(self._call(node, msgs, stream=use_stream, meta=meta))
 
     def structured(
         self,
@@ -739,6 +745,8 @@ class LLMClient:
                 return parse(text)
             except ValueError as exc:
                 error = str(exc)
+                if getattr(text, "truncated", False):
+                    error += " (the answer was cut off at the output-token limit: be briefer)"
                 errors.append(error)
                 self._log_parse_error(node, attempt + 1, error)
                 msgs = [
@@ -751,7 +759,7 @@ class LLMClient:
         raise LLMOutputError(
             f"{node}: the model's answer could not be used after {len(errors)} attempt(s); "
             f"last error: {_one_line(errors[-1], 200)}",
-            last_answer=text,
+            last_answer=str(text),
         )
 
     # -- one logical call with retries -------------------------------------------------------------
@@ -812,7 +820,10 @@ class LLMClient:
         raw = message.text if hasattr(message, "text") else str(message.content)
         answer, reasoning = strip_reasoning(raw)
         self._record(node, msgs, raw, answer, reasoning, message, latency, attempt, meta)
-        return answer
+        result = _Answer(answer)
+        meta_ = getattr(message, "response_metadata", None) or {}
+        result.truncated = meta_.get("finish_reason") == "length"
+        return result
 
     def _stream(self, msgs: list[BaseMessage], config: dict[str, Any]) -> Any:
         total = None
