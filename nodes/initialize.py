@@ -103,7 +103,8 @@ def prepare_data(config: RunConfig) -> PreparedData:
         stratify = y
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=spec.test_size, random_state=config.seed, stratify=stratify)
-    split = f"{spec.test_size:.0%} of rows, cut at random{' and stratified' if stratify is not None else ''} (seed {config.seed})"
+    how = "cut at random and stratified" if stratify is not None else "cut at random"
+    split = f"{spec.test_size:.0%} of rows, {how} (seed {config.seed})"
     return PreparedData(X_train, y_train, X_test, y_test, task, metric, data.modality, split)
 
 

@@ -51,7 +51,7 @@ def builtin_plan(profile: dict, config) -> dict:
         "inside the training split.",
         f"Model families: {', '.join(families)} ({why_families}).",
         f"Search: SMAC {facade} facade, {opt.n_trials} trials or {opt.walltime:g} s, "
-        f"{opt.workers} worker(s); the default configuration (gradient boosting) is tried first.",
+        f"{opt.workers} worker(s); the default configuration (gradient boosting) is part of the initial design.",
     ]
     if profile.get("categorical_columns"):
         rationale.append(f"{len(profile['categorical_columns'])} categorical columns: one-hot "
@@ -74,6 +74,13 @@ def builtin_plan(profile: dict, config) -> dict:
 def plan(state: dict) -> dict:
     config, run = run_config(state), run_folder(state)
     decided = builtin_plan(state["profile"], config)
+    if config.llm.enabled:
+        from nodes.llm_planner import plan_or_fall_back
+
+        decided, failure = plan_or_fall_back(state, config, decided)
+        if failure:
+            run.event("plan", "stopped", error=failure)
+            return {"failure": failure}
     run.write_json("plan.json", decided)
     run.event("plan", "planned", author=decided["author"], families=decided["families"],
               facade=decided["facade"])

@@ -88,7 +88,8 @@ def static_check(component: str, source: str, report: VerificationReport) -> boo
         every = set(params) | {a.arg for a in fn.args.kwonlyargs}
         problems = []
         if tuple(params[: len(leading)]) != leading:
-            problems.append(f"must start with parameters {', '.join(leading) or '(none)'}, has {', '.join(params) or '(none)'}")
+            wanted, has = ", ".join(leading) or "(none)", ", ".join(params) or "(none)"
+            problems.append(f"must start with parameters {wanted}, has {has}")
         missing = [p for p in named if p not in every and fn.args.kwarg is None]
         if missing:
             problems.append(f"lacks parameter(s) {', '.join(missing)}")
@@ -128,6 +129,8 @@ def verify_train(sandbox: Sandbox, path: str, space: dict, n_configs: int,
 
 
 def verify(state: dict) -> dict:
+    if state.get("failure"):  # a coder stopped the run (an LLM cap with on_cap: stop)
+        return {}
     config, run = run_config(state), run_folder(state)
     components = state["components"]
     round_number = state.get("verify_rounds", 0) + 1
@@ -179,20 +182,61 @@ def verify(state: dict) -> dict:
         run.event("verify", "all components verified", round=round_number)
         return update
     exhausted = [c for c in failed if state["attempts"].get(c, 0) >= config.coder.max_code_attempts]
-    if exhausted:
-        first = exhausted[0]
+    fallbacks = builtin_takes_over(exhausted, components, state.get("fallbacks") or {}, reports,
+                                   config.coder.fallback)
+    if fallbacks:
+        update["fallbacks"] = fallbacks
+        for component, why in fallbacks.items():
+            run.event("verify", f"{component}: the built-in coder takes over", reason=why)
+            log.warning("verify: %s: the built-in coder takes over (%s)", component, why)
+    stuck = [c for c in exhausted if c not in fallbacks and PARTNER.get(c) not in fallbacks]
+    if stuck:
+        first = stuck[0]
         reason = reports[first].error().splitlines()[0]
+        stop = "; coder.fallback is stop" if config.coder.fallback == "stop" else ""
         update["failure"] = (
             f"the {first} component failed verification {config.coder.max_code_attempts} times; "
-            f"last error: {reason} (see {run.root / 'reports'})"
+            f"last error: {reason} (see {run.root / 'reports'}{stop})"
         )
     return update
 
 
+# The configuration space and the training function share hyperparameter names: when the
+# built-in coder takes over one of them, it writes the other too.
+PARTNER = {"configspace": "train", "train": "configspace"}
+
+
+def builtin_takes_over(exhausted: list[str], components: dict, fallbacks: dict,
+                       reports: dict[str, VerificationReport], policy: str) -> dict:
+    """Components the built-in coder writes next (component -> why), new ones only."""
+    new: dict[str, str] = {}
+    if policy != "builtin":
+        return new
+    for component in exhausted:
+        if components[component]["author"] != "builtin" and component not in fallbacks:
+            reason = reports[component].error().splitlines()[0]
+            new[component] = (f"{reports[component].attempt} LLM attempts failed verification; "
+                              f"last error: {reason}")
+    for component, partner in PARTNER.items():
+        taken = component in new or component in fallbacks
+        if taken and partner not in fallbacks and partner not in new \
+                and components[partner]["author"] != "builtin":
+            new[partner] = (f"written with the built-in {component} "
+                            "(they share hyperparameter names)")
+    return new
+
+
 def route_after_verify(state: dict) -> list[Send] | Literal["optimize", "__end__"]:
-    """All verified: optimize. Failures with attempts left: back to their coders. Else stop."""
+    """All verified: optimize. Failures with attempts left, or components the built-in coder
+    takes over: back to their coders. Else stop."""
     if state.get("failure"):
         return END
     failed = [c for c, r in state["reports"].items() if r["status"] == "failed"]
     # A skipped component waits on a failed one, so "no failures" means all passed.
-    return coder_tasks(state, failed) if failed else "optimize"
+    if not failed:
+        return "optimize"
+    components = state["components"]
+    pending = [c for c in (state.get("fallbacks") or {}) if components[c]["author"] != "builtin"]
+    return coder_tasks(state, sorted(set(failed) | set(pending)))
+
+

@@ -29,6 +29,16 @@ SCALE_SENSITIVE = ("linear", "svm", "knn", "mlp")
 CLASS_WEIGHTED = ("hgb", "random_forest", "extra_trees", "linear", "svm")
 
 
+def _active_for(cs, hyperparameter, model, families, all_families):
+    """Make a hyperparameter active only for some families (unconditional if for all)."""
+    if len(families) == len(all_families):
+        return
+    if len(families) == 1:
+        cs.add(EqualsCondition(hyperparameter, model, families[0]))
+    else:
+        cs.add(InCondition(hyperparameter, model, families))
+
+
 def _only_when(cs, model, family, *hyperparameters):
     cs.add(*hyperparameters)
     cs.add(*(EqualsCondition(hp, model, family) for hp in hyperparameters))
@@ -47,8 +57,7 @@ def get_configspace() -> ConfigurationSpace:
     if scaled:
         scaler = Categorical("scaler", ["standard", "robust", "quantile", "none"], default="standard")
         cs.add(scaler)
-        if len(scaled) < len(families):
-            cs.add(InCondition(scaler, model, scaled) if len(scaled) > 1 else EqualsCondition(scaler, model, scaled[0]))
+        _active_for(cs, scaler, model, scaled, families)
         # Distances, margins and gradients are meaningless on unscaled features.
         bad = [f for f in scaled if f in ("svm", "knn", "mlp")]
         if bad:
@@ -61,8 +70,7 @@ def get_configspace() -> ConfigurationSpace:
     if TASK == "classification" and weighted:
         class_weight = Categorical("class_weight", ["none", "balanced"], default="none")
         cs.add(class_weight)
-        if len(weighted) < len(families):
-            cs.add(InCondition(class_weight, model, weighted) if len(weighted) > 1 else EqualsCondition(class_weight, model, weighted[0]))
+        _active_for(cs, class_weight, model, weighted, families)
 
     if "hgb" in families:
         _only_when(

@@ -1,0 +1,33 @@
+"""Shared fixtures: small real runs of the agent, through its own command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Fast settings for end-to-end runs: the process sandbox unless a test asks for Docker.
+FAST = ["--set", "sandbox.backend=process", "--set", "verify.n_configs=2", "--set", "verify.n_samples=50"]
+
+
+def run_agent(*args: str, runs_dir: Path, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m graph.run ...` in a child process, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    return tmp_path / "runs"

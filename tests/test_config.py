@@ -1,0 +1,97 @@
+"""Run configuration: every mistake a user can make gets one line, the field, exit code 2."""
+
+from __future__ import annotations
+
+import pytest
+
+from graph.config import ConfigError, load_config, parse_config
+from graph.run import main
+
+IRIS = {"dataset": {"name": "iris"}}
+
+
+def test_defaults_fill_in_and_name_comes_from_the_file(tmp_path):
+    path = tmp_path / "my-iris.yaml"
+    path.write_text("dataset:\n  name: iris\n")
+    config = load_config(path)
+    assert config.name == "my-iris"
+    assert config.optimizer.n_trials == 50 and config.sandbox.backend == "auto"
+    assert config.llm.provider == "builtin"
+
+
+def test_set_overrides_are_validated_like_the_file():
+    config = parse_config(IRIS, ["optimizer.n_trials=7", "sandbox.backend=process"])
+    assert config.optimizer.n_trials == 7 and config.sandbox.backend == "process"
+    with pytest.raises(ConfigError, match="optimizer.n_trials"):
+        parse_config(IRIS, ["optimizer.n_trials=many"])
+    with pytest.raises(ConfigError, match="dotted.key=value"):
+        parse_config(IRIS, ["optimizer.n_trials"])
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({**IRIS, "optimizer": {"n_trails": 3}}, "optimizer.n_trails: unknown field; allowed here: facade, n_trials"),
+        ({**IRIS, "optimizer": {"n_trials": "abc"}}, "optimizer.n_trials: Input should be a valid integer"),
+        ({**IRIS, "optimizer": {"n_trials": 0}}, "optimizer.n_trials: Input should be greater than or equal to 1"),
+        ({"dataset": {"name": "iris", "task": "regression"}, "metric": "accuracy"},
+         "metric: 'accuracy' does not fit a regression task; use one of r2, rmse, mae"),
+        ({**IRIS, "metric": "acc"}, "metric: Input should be 'auto', 'accuracy'"),
+        ({**IRIS, "sandbox": {"backend": "vm"}}, "sandbox.backend: Input should be 'auto', 'docker' or 'process'"),
+        ({"dataset": {"path": "train.csv"}}, "dataset.target: name the target column"),
+        ({}, "dataset: required field is missing"),
+        ({"dataset": {"name": "iris", "path": "x.csv", "target": "y"}}, "give either dataset.name"),
+    ],
+)
+def test_bad_config_names_the_field(data, expected):
+    with pytest.raises(ConfigError) as error:
+        parse_config(data)
+    assert expected in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def _cli(tmp_path, capsys, yaml_text: str, *extra: str) -> tuple[int, str]:
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml_text)
+    code = main([str(path), "--runs-dir", str(tmp_path / "runs"), "--set", "sandbox.backend=process", *extra])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("dataset:\n  name: iris\noptimizer:\n  n_trails: 5\n", "optimizer.n_trails: unknown field"),
+        ("dataset:\n  name: iris\noptimizer:\n  walltime: soon\n", "optimizer.walltime: Input should be a valid"),
+        ("dataset:\n  name: irises\n", "dataset.name: unknown data set 'irises'; known:"),
+        ("dataset:\n  path: missing.csv\n  target: y\n", "dataset.path: file not found"),
+        ("dataset:\n  name: diabetes\nmetric: accuracy\n", "metric: 'accuracy' does not fit a regression task"),
+        ("dataset:\n  name: iris\nmetric: rmse\n", "metric: 'rmse' does not fit a classification task"),
+        ("dataset: [\n", "not valid YAML"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, yaml_text, expected):
+    code, err = _cli(tmp_path, capsys, yaml_text)
+    assert code == 2
+    assert expected in err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists(), "bad input must not leave a run folder behind"
+
+
+def test_cli_target_column_that_does_not_exist(tmp_path, capsys):
+    csv = tmp_path / "train.csv"
+    csv.write_text("a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n")
+    code, err = _cli(tmp_path, capsys, f"dataset:\n  path: {csv}\n  target: class\n")
+    assert code == 2
+    assert "dataset.target: column 'class' is not in" in err and "columns: a, b, label" in err
+
+
+def test_cli_missing_config_file(tmp_path, capsys):
+    code = main([str(tmp_path / "nope.yaml")])
+    assert code == 2
+    assert "config file not found" in capsys.readouterr().err
+
+
+def test_cli_resume_without_a_run(tmp_path, capsys):
+    code, err = _cli(tmp_path, capsys, "dataset:\n  name: iris\n", "--resume")
+    assert code == 2 and "--resume: no run of 'run'" in err

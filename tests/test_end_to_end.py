@@ -1,0 +1,136 @@
+"""The whole agent through its command line, on real data with small budgets."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from tests.conftest import FAST, ROOT, read_json, run_agent
+
+pytestmark = pytest.mark.slow
+
+
+def assert_run_folder(run) -> None:
+    for name in ("config.yaml", "profile.json", "plan.json", "metrics.json", "report.md",
+                 "trials.csv", "events.jsonl", "checkpoints.sqlite", "report_trials.png",
+                 "model/model.pkl", "model/config.json", "code/final/train.py",
+                 "code/final/configspace.py", "code/final/scenario.py", "reports/verify-1.json"):
+        assert (run / name).exists(), name
+    assert list((run / "smac").rglob("runhistory.json"))
+
+
+def assert_test_split_sealed(run) -> None:
+    """Nothing of the test split reached the generated code or what the sandbox can read."""
+    test = pickle.loads((run / "sealed" / "test.pkl").read_bytes())
+    sandbox_files = {p.name for p in (run / "sandbox_data").iterdir()}
+    assert sandbox_files == {"train.pkl", "verify.pkl", "verify_features.pkl"}, sandbox_files
+    for name in sandbox_files:
+        seen = pickle.loads((run / "sandbox_data" / name).read_bytes())
+        assert set(seen["X"].index).isdisjoint(test["X"].index), name
+    for source in (run / "code").rglob("*.py"):
+        assert "sealed" not in source.read_text()
+    assert "n_test_rows" in read_json(run / "profile.json")  # a count, never values
+
+
+def test_iris_end_to_end(runs_dir):
+    result = run_agent("configs/iris.yaml", "--set", "optimizer.n_trials=10", *FAST, runs_dir=runs_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = runs_dir / "iris"
+    assert_run_folder(run)
+    assert_test_split_sealed(run)
+    metrics = read_json(run / "metrics.json")
+    assert metrics["task"] == "classification" and metrics["metric"] == "accuracy"
+    assert metrics["test"]["accuracy"] >= 0.9
+    assert metrics["cv"]["accuracy"] >= 0.85
+    assert {"balanced_accuracy", "f1_macro", "log_loss", "roc_auc"} <= set(metrics["test"])
+    assert metrics["trials"]["finished"] == 10
+    assert "test score accuracy" in result.stdout and str(run / "model" / "model.pkl") in result.stdout
+    rows = list(csv.DictReader(open(run / "trials.csv")))
+    assert len(rows) == 10 and all(r["status"] == "success" for r in rows)
+
+
+def test_diabetes_regression_end_to_end(runs_dir):
+    result = run_agent("configs/diabetes.yaml", "--set", "optimizer.n_trials=10", *FAST, runs_dir=runs_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = runs_dir / "diabetes"
+    assert_run_folder(run)
+    assert_test_split_sealed(run)
+    metrics = read_json(run / "metrics.json")
+    assert metrics["task"] == "regression"
+    assert metrics["test"]["r2"] >= 0.35
+    assert metrics["test"]["rmse"] > 0 and metrics["test"]["mae"] > 0
+
+
+def test_own_csv_with_categoricals_and_missing_values(runs_dir, tmp_path):
+    from tools.datasets import load
+
+    adult = load("adult", limit_train=500)
+    frame = adult.X.assign(income=adult.y)
+    assert frame.isna().any().any(), "the slice should carry Adult's missing values"
+    path = tmp_path / "adult_slice.csv"
+    frame.to_csv(path, index=False)
+    config = tmp_path / "census.yaml"
+    config.write_text(f"dataset:\n  path: {path}\n  target: income\nmetric: balanced_accuracy\n")
+    result = run_agent(str(config), "--set", "optimizer.n_trials=6", *FAST, runs_dir=runs_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = runs_dir / "census"
+    profile = read_json(run / "profile.json")
+    assert profile["categorical_columns"] and profile["rows_with_missing"] > 0
+    metrics = read_json(run / "metrics.json")
+    assert metrics["test"]["balanced_accuracy"] > 0.6  # chance is 0.5
+    assert metrics["test"]["roc_auc"] > 0.75
+
+
+def test_a_second_run_never_overwrites_the_first(runs_dir):
+    for _ in range(2):
+        result = run_agent("configs/iris.yaml", "--set", "optimizer.n_trials=3", *FAST, runs_dir=runs_dir)
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert (runs_dir / "iris" / "metrics.json").exists() and (runs_dir / "iris-2" / "metrics.json").exists()
+
+
+def test_kill_during_optimize_then_resume(runs_dir):
+    """kill -9 mid-search; --resume repeats no finished node and no finished trial."""
+    args = ["configs/iris.yaml", "--set", "optimizer.n_trials=16", *FAST]
+    proc = subprocess.Popen([sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    trials = runs_dir / "iris" / "trials.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if trials.exists() and len(trials.read_text().splitlines()) >= 5:
+            break
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = [line for line in trials.read_text().splitlines() if line.strip()]
+    assert 5 <= len(before) < 16
+
+    result = run_agent(*args, "--resume", runs_dir=runs_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = runs_dir / "iris"
+    assert "resuming" in result.stderr and "optimize" in result.stderr
+    events = pd.read_json(run / "events.jsonl", lines=True)
+    for node, message in [("initialize", "started"), ("plan", "planned"), ("verify", "all components verified")]:
+        assert ((events.node == node) & (events.message == message)).sum() == 1, node
+    assert (events.node == "code").sum() == 3  # one attempt per component, never repeated
+    rows = list(csv.DictReader(open(run / "trials.csv")))
+    assert len(rows) == 16, "SMAC's run history holds exactly the planned trials"
+    metrics = read_json(run / "metrics.json")
+    assert metrics["trials"]["finished"] == 16 and metrics["test"]["accuracy"] >= 0.9
+    # The trials finished before the kill were kept, not run again.
+    losses_before = sorted(round(float(json.loads(line)["loss"]), 6) for line in before)
+    losses_after = sorted(round(float(r["loss"]), 6) for r in rows)
+    for loss in losses_before:
+        assert loss in losses_after
+    # Resuming a finished run just shows its summary.
+    again = run_agent(*args, "--resume", runs_dir=runs_dir)
+    assert again.returncode == 0 and "test score accuracy" in again.stdout
