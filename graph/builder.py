@@ -3,7 +3,8 @@
     initialize -> plan -> code (configspace | train | scenario, in parallel) -> verify
                                   ^                                              |
                                   +------------ retry with errors ---------------+
-                                                                   verified -> optimize -> deploy
+                                  |                                 verified -> optimize -> deploy
+                                  +---- train recoded when too many trials crash ----+
 
 `graph` (module level, no checkpointer) is what LangGraph Studio loads; the CLI builds
 its own with a SQLite checkpointer in the run folder.
@@ -33,10 +34,10 @@ def build_graph(checkpointer=None):
 
     builder.add_edge(START, "initialize")
     builder.add_edge("initialize", "plan")
-    builder.add_conditional_edges("plan", route_to_coders, ["code"])
+    builder.add_conditional_edges("plan", route_to_coders, ["code", END])
     builder.add_edge("code", "verify")
     builder.add_conditional_edges("verify", route_after_verify, ["code", "optimize", END])
-    builder.add_conditional_edges("optimize", route_after_optimize, ["deploy", END])
+    builder.add_conditional_edges("optimize", route_after_optimize, ["deploy", "code", END])
     builder.add_edge("deploy", END)
     return builder.compile(checkpointer=checkpointer, name="automl-agent")
 

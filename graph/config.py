@@ -14,6 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tools.llm import LLMSettings
+
 CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss")
 REGRESSION_METRICS = ("r2", "rmse", "mae")
 METRICS = ("auto", *CLASSIFICATION_METRICS, *REGRESSION_METRICS)
@@ -55,10 +57,18 @@ class OptimizerConfig(Section):
     cv_folds: int = Field(5, ge=2, le=20, description="cross-validation folds inside the training split")
     families: list[Literal[FAMILIES]] | None = Field(None, description="restrict the model families")
     max_crash_share: float = Field(0.5, ge=0, le=1, description="stop and recode above this share of crashed trials")
+    crash_check_after: int = Field(
+        5, ge=1, description="trials of a training function before its crash share is judged")
 
 
 class CoderConfig(Section):
     max_code_attempts: int = Field(3, ge=1, le=20, description="attempts per component before giving up")
+    fallback: Literal["builtin", "stop"] = Field(
+        "builtin", description="when an LLM coder's attempts are used up: builtin = the template "
+        "coder writes that component once more, stop = the run stops with the verifier's report")
+    max_recodes: int = Field(
+        2, ge=0, le=10,
+        description="times an LLM training function whose trials crash goes back to its coder")
 
 
 class VerifyConfig(Section):
@@ -76,10 +86,6 @@ class SandboxConfig(Section):
     pids: int = Field(256, ge=16, description="process limit per sandbox (docker)")
 
 
-class LLMConfig(Section):
-    provider: Literal["builtin"] = Field("builtin", description="builtin: the template coder, no LLM")
-
-
 class RunConfig(Section):
     name: str | None = Field(None, description="run folder name; defaults to the config file's name")
     objective: str = Field("", description="what you want, in words (given to the planner)")
@@ -90,7 +96,7 @@ class RunConfig(Section):
     coder: CoderConfig = Field(default_factory=CoderConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
-    llm: LLMConfig = Field(default_factory=LLMConfig)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @model_validator(mode="after")
     def _metric_fits_task(self) -> RunConfig:

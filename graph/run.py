@@ -35,9 +35,25 @@ def find_run(runs_dir: Path, name: str) -> Path | None:
     return max(candidates, key=lambda c: (c / "checkpoints.sqlite").stat().st_mtime, default=None)
 
 
+def llm_usage_line(values: dict) -> str | None:
+    """Tokens and cost of the run's LLM calls (usage.json), or None without an LLM."""
+    from tools.runfolder import RunFolder
+
+    usage = RunFolder(values["run_dir"]).read_json("usage.json") if values.get("run_dir") else None
+    if not usage:
+        return None
+    run = usage["run"]
+    line = (f"  LLM        {usage['endpoint']['model']}: {run['calls']} calls, {run['input_tokens']} "
+            f"tokens in, {run['output_tokens']} out, {run['cost_usd']:.4f} USD")
+    if usage.get("budget_exceeded"):
+        line += " (budget reached)"
+    return line
+
+
 def summary(values: dict) -> str:
+    llm = llm_usage_line(values)
     if values.get("failure"):
-        return f"run failed: {values['failure']}"
+        return f"run failed: {values['failure']}" + (f"\n{llm}" if llm else "")
     metrics = values["deployment"]["metrics"]
     metric = metrics["metric"]
     test = metrics["test"].get(metric)
@@ -56,6 +72,8 @@ def summary(values: dict) -> str:
         f"  saved      {metrics['model']}",
         f"  report     {values['deployment']['report']}",
     ]
+    if llm:
+        lines.append(llm)
     return "\n".join(lines)
 
 
@@ -76,6 +94,13 @@ def preflight(config: RunConfig) -> None:
 
     prepare_data(config)
     choose_backend(config.sandbox.backend)
+    if config.llm.enabled:
+        from tools.llm import LLMConfigError, read_api_key
+
+        try:
+            read_api_key(config.llm.resolve())
+        except LLMConfigError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

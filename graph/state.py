@@ -10,6 +10,11 @@ def merge(left: dict | None, right: dict | None) -> dict:
     return {**(left or {}), **(right or {})}
 
 
+def first(left: str | None, right: str | None) -> str | None:
+    """Reducer for `failure`: parallel coders may both stop the run; the first reason stays."""
+    return left or right
+
+
 class InputState(TypedDict, total=False):
     """What a caller gives: a config file or a config mapping, optionally a run folder."""
 
@@ -27,10 +32,13 @@ class AgentState(InputState, total=False):
     components: Annotated[dict, merge]  # component -> {path, attempt, author}
     attempts: Annotated[dict, merge]  # component -> attempts used
     reports: Annotated[dict, merge]  # component -> latest verification report
+    fallbacks: Annotated[dict, merge]  # component -> why the built-in coder took it over
     verify_rounds: int
     search: dict  # the SMAC search's outcome: incumbent, loss, trial counts
+    crash_report: dict  # crashed trials of the last search, when they sent train back to code
+    recodes: int  # times crashing trials sent the training function back to its coder
     deployment: dict  # test metrics and where the model is
-    failure: str  # why the run stopped, when it did
+    failure: Annotated[str, first]  # why the run stopped, when it did
 
 
 class CoderTask(TypedDict):
@@ -43,3 +51,5 @@ class CoderTask(TypedDict):
     plan: dict
     attempts: dict
     reports: dict
+    fallbacks: dict  # components the built-in coder writes (the LLM's attempts are used up)
+    crash_report: dict  # train after a search whose trials crashed: their errors, configurations

@@ -7,10 +7,13 @@ attempt is kept in `code/attempts/` so the run folder shows how the code evolved
 
 from __future__ import annotations
 
+from typing import Literal
+
+from langgraph.graph import END
 from langgraph.types import Send
 
 from graph.state import CoderTask
-from nodes.common import log, run_folder
+from nodes.common import log, run_config, run_folder
 from tools.templates import COMPONENTS, write_component
 
 
@@ -19,25 +22,69 @@ def attempt_path(component: str, attempt: int) -> str:
     return f"attempts/{component}-{attempt}.py"
 
 
+Written = tuple[str | None, str | None, str | None]  # source, why builtin took over, why stop
+
+
+def write_with_llm(task: CoderTask, component: str, attempt: int) -> Written:
+    """(source, None, None) from the LLM; (None, why, None) when the built-in coder must take
+    over; (None, None, why) when the run must stop (a cap with on_cap stop, coder.fallback stop)."""
+    from nodes.llm_coder import llm_write
+    from tools.llm import BudgetExceeded, LLMConfigError, LLMError
+
+    config = run_config(task)
+    try:
+        return llm_write(task, component, attempt, config), None, None
+    except LLMConfigError as exc:
+        return None, None, str(exc)
+    except BudgetExceeded as exc:
+        return (None, str(exc), None) if exc.on_cap == "builtin" else (None, None, str(exc))
+    except LLMError as exc:
+        if config.coder.fallback == "stop":
+            return None, None, f"the {component} coder's LLM failed: {exc} (coder.fallback is stop)"
+        return None, f"the LLM failed: {exc}", None
+
+
 def code(task: CoderTask) -> dict:
     component, run = task["component"], run_folder(task)
     attempt = task["attempts"].get(component, 0) + 1
-    source = write_component(component, task["profile"], task["plan"])
+    fallbacks = task.get("fallbacks") or {}
+    source, fallback, author = None, fallbacks.get(component), "builtin"
+    if run_config(task).llm.enabled and fallback is None:
+        source, fallback, failure = write_with_llm(task, component, attempt)
+        if failure:
+            run.event("code", f"{component} stopped", attempt=attempt, error=failure)
+            log.error("code: %s: %s", component, failure)
+            return {"failure": failure}
+        author = "llm" if source is not None else "builtin"
+    if source is None:
+        source = write_component(component, task["profile"], task["plan"])
     relative = attempt_path(component, attempt)
     run.path("code", relative).write_text(source)
-    run.event("code", f"wrote {component}", attempt=attempt, author="builtin", path=f"code/{relative}")
-    log.info("code: %s, attempt %d (built-in template)", component, attempt)
-    return {
-        "components": {component: {"path": relative, "attempt": attempt, "author": "builtin"}},
-        "attempts": {component: attempt},
-    }
+    info = {"path": relative, "attempt": attempt, "author": author}
+    if fallback:
+        info["fallback"] = fallback
+    details = {"fallback": fallback} if fallback else {}
+    if task.get("crash_report") and component == "train":
+        details["after_crashes"] = task["crash_report"]["n_crashed"]
+    run.event("code", f"wrote {component}", attempt=attempt, author=author,
+              path=f"code/{relative}", **details)
+    how = "LLM" if author == "llm" else "built-in template"
+    log.info("code: %s, attempt %d (%s)%s", component, attempt, how,
+             f"; the built-in coder took over: {fallback}" if fallback else "")
+    update = {"components": {component: info}, "attempts": {component: attempt}}
+    if fallback and component not in fallbacks:
+        update["fallbacks"] = {component: fallback}
+    return update
 
 
 def coder_tasks(state: dict, components: list[str]) -> list[Send]:
-    shared = {key: state.get(key, {}) for key in ("run_dir", "config", "profile", "plan", "attempts", "reports")}
-    return [Send("code", {"component": c, **shared}) for c in components]
+    keys = ("run_dir", "config", "profile", "plan", "attempts", "reports", "fallbacks")
+    shared = {key: state.get(key, {}) for key in keys}
+    return [Send("code", {"component": c, **shared, "crash_report": {}}) for c in components]
 
 
-def route_to_coders(state: dict) -> list[Send]:
-    """After planning: every component gets a coder, all at once."""
+def route_to_coders(state: dict) -> list[Send] | Literal["__end__"]:
+    """After planning: every component gets a coder, all at once (unless planning stopped)."""
+    if state.get("failure"):
+        return END
     return coder_tasks(state, list(COMPONENTS))

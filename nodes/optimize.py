@@ -16,7 +16,9 @@ from typing import Literal
 
 from ConfigSpace import ConfigurationSpace
 from langgraph.graph import END
+from langgraph.types import Send
 
+from nodes.code import coder_tasks
 from nodes.common import log, run_config, run_folder, sandbox_for
 from tools.metrics import crash_cost
 from tools.scenario import parse_scenario_source
@@ -33,13 +35,34 @@ def write_trials_table(path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
+def _row_config(row: dict) -> dict:
+    return {k.removeprefix("config."): v for k, v in row.items()
+            if k.startswith("config.") and v not in ("", None)}
+
+
+def crash_report(crashes: list[dict], rows: list[dict], n_trials: int, attempt: int) -> dict:
+    """What the train coder is told: the crashed trials' errors and configurations, one per
+    distinct error (the tracebacks caught in this process, else the run history's errors)."""
+    if not crashes:  # e.g. a resumed search: the run history keeps the error line only
+        crashes = [{"error": r["error"], "config": _row_config(r)}
+                   for r in rows if r["status"] == "crashed"]
+    distinct: dict[str, dict] = {}
+    for crash in crashes:
+        distinct.setdefault((crash["error"] or "").strip().splitlines()[0][:200], crash)
+    return {"n_crashed": len([r for r in rows if r["status"] == "crashed"]), "n_trials": n_trials,
+            "train_attempt": attempt, "crashes": list(distinct.values())}
+
+
 def optimize(state: dict) -> dict:
     config, run = run_config(state), run_folder(state)
     final = run.folder("code", "final")
     space = ConfigurationSpace.from_serialized_dict(json.loads((final / "configspace.json").read_text()))
     spec = parse_scenario_source((final / "scenario.py").read_text())
     metric = state["plan"]["metric"]
-    search = SmacSearch(space, spec, run.folder("smac"), crash_cost(metric), seed=config.seed)
+    recodes, train = state.get("recodes", 0), state["components"]["train"]
+    # A fresh SMAC folder per recoded training function: the broken one's costs stay out.
+    smac_dir = run.folder("smac") if not recodes else run.folder("smac", f"recode-{recodes}")
+    search = SmacSearch(space, spec, smac_dir, crash_cost(metric), seed=config.seed)
     resumed_from = search.finished
     if resumed_from:
         log.info("optimize: resuming the search after %d finished trials", resumed_from)
@@ -50,13 +73,32 @@ def optimize(state: dict) -> dict:
         sandboxes = [stack.enter_context(sandbox_for(state, name=f"trial-worker-{i}"))
                      for i in range(spec.n_workers)]
 
+        crashes: list[dict] = []
+        before = search.result().status_counts
+        seen = {"trials": sum(before.values()), "crashed": before.get("crashed", 0)}
+        # Only an LLM-written training function goes back to its coder: the template would
+        # come back the same.
+        can_recode = train["author"] == "llm" and recodes < config.coder.max_recodes
+
         def evaluate(worker: int, trial_config: dict, seed: int, budget: float | None):
-            return sandboxes[worker].call("train", module="final/train.py", data="train.pkl",
-                                          config=trial_config, seed=seed, budget=budget)
+            outcome = sandboxes[worker].call("train", module="final/train.py", data="train.pkl",
+                                             config=trial_config, seed=seed, budget=budget)
+            if outcome.status == "crashed":
+                crashes.append({"error": outcome.describe()[:2000], "config": trial_config})
+            return outcome
+
+        def should_stop() -> str | None:
+            opt = config.optimizer
+            if can_recode and seen["trials"] >= opt.crash_check_after \
+                    and seen["crashed"] / seen["trials"] > opt.max_crash_share:
+                return "crashes"
+            return None
 
         def on_trial(record: dict) -> None:
+            seen["trials"] += 1
+            seen["crashed"] += record["status"] == "crashed"
             with open(run.path("trials.jsonl"), "a") as fh:
-                fh.write(json.dumps(record) + "\n")
+                fh.write(json.dumps({**record, "train_attempt": train["attempt"]}) + "\n")
             score = "" if record["score"] is None else f", CV {metric} {record['score']:.4f}"
             log.info("trial %d/%d %s: loss %.4f%s, %s (%.2f s)%s", record["trial"], spec.n_trials,
                      record["status"], record["loss"], score, record["config"].get("model", ""),
@@ -64,9 +106,11 @@ def optimize(state: dict) -> dict:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SMAC's surrogate warns on tiny histories
-            result = search.run(evaluate, workers=spec.n_workers, on_trial=on_trial)
+            result = search.run(evaluate, workers=spec.n_workers, on_trial=on_trial,
+                                should_stop=should_stop)
 
-    write_trials_table(run.path("trials.csv"), search.trials())
+    rows = search.trials()
+    write_trials_table(run.path("trials.csv"), rows)
     crashed = sum(v for k, v in result.status_counts.items() if k != "success")
     summary = {
         "incumbent": result.incumbent,
@@ -80,6 +124,19 @@ def optimize(state: dict) -> dict:
     run.write_json("search.json", summary)
     run.event("optimize", "search finished", **summary)
     update: dict = {"search": summary}
+    if result.stopped_by == "crashes":
+        report = crash_report(crashes, rows, result.n_trials, train["attempt"])
+        number = recodes + 1
+        write_trials_table(run.path(f"trials-abandoned-{number}.csv"), rows)
+        run.write_json(f"reports/crashes-{number}.json", report)
+        first = report["crashes"][0]["error"].splitlines()[0] if report["crashes"] else None
+        run.event("optimize", "too many trials crashed: train goes back to its coder",
+                  crashed=report["n_crashed"], trials=result.n_trials,
+                  train_attempt=train["attempt"], recode=number, error=first)
+        log.warning("optimize: %d of %d trials crashed; the training function goes back to its "
+                    "coder (recode %d of at most %d)", report["n_crashed"], result.n_trials, number,
+                    config.coder.max_recodes)
+        return {**update, "crash_report": report, "recodes": number}
     if result.incumbent is None:
         update["failure"] = (f"all {result.n_trials} trials failed ({result.status_counts}); "
                              f"see {run.root / 'trials.csv'} for the errors")
@@ -89,5 +146,12 @@ def optimize(state: dict) -> dict:
     return update
 
 
-def route_after_optimize(state: dict) -> Literal["deploy", "__end__"]:
-    return END if state.get("failure") else "deploy"
+def route_after_optimize(state: dict) -> list[Send] | Literal["deploy", "__end__"]:
+    """Deploy the incumbent; or, when too many trials crashed, send the training function
+    back to its coder with the crash reports (the other components are kept)."""
+    if state.get("failure"):
+        return END
+    if state["search"].get("stopped_by") == "crashes":
+        return [Send("code", {**task.arg, "crash_report": state["crash_report"]})
+                for task in coder_tasks(state, ["train"])]
+    return "deploy"

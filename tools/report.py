@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
+from tools.agent_report import attempts_section, llm_section
 from tools.runfolder import RunFolder
 
 
@@ -89,14 +90,11 @@ def write_report(run: RunFolder, state: dict, metrics: dict) -> str:
     lines += ["## Generated code and verification", "| component | attempts | author | status |", "|---|---|---|---|"]
     for component, info in state["components"].items():
         report = state["reports"].get(component, {})
-        lines.append(f"| {component} | {info['attempt']} | {info['author']} | {report.get('status', '-')} |")
+        author = info["author"] + (f" (took over: {info['fallback']})" if info.get("fallback") else "")
+        lines.append(f"| {component} | {info['attempt']} | {author} | {report.get('status', '-')} |")
     lines += ["", "Every attempt is in `code/attempts/`, the verified version in `code/final/`, "
               "and each verification report in `reports/`.", ""]
-    failures = [e for e in run.events() if e["node"] == "verify" and e.get("error")]
-    if failures:
-        lines.append("Why attempts failed:")
-        lines += [f"- {e['message']} (attempt {e.get('attempt')}): {e['error'].splitlines()[0]}" for e in failures]
-        lines.append("")
+    lines += attempts_section(run)
 
     lines += ["## Search",
               f"- {search['n_trials']} trials in {search['walltime']:.0f} s, stopped by {search['stopped_by']}; "
@@ -107,9 +105,11 @@ def write_report(run: RunFolder, state: dict, metrics: dict) -> str:
     if plot:
         lines += ["", f"![trials]({plot})"]
     lines += ["", "Chosen configuration:", "", "```json", json.dumps(search["incumbent"], indent=2), "```", ""]
-    usage = run.read_json("usage.json")
-    if usage:
-        lines += ["## LLM usage", "```json", json.dumps(usage, indent=2), "```", ""]
+    if state.get("recodes"):
+        lines += [f"The training function went back to its coder {state['recodes']} time(s) because "
+                  "too many trials crashed; the abandoned searches are in `trials-abandoned-*.csv`, "
+                  "the crash reports in `reports/crashes-*.json`.", ""]
+    lines += llm_section(run)
     target = run.path("report.md")
     target.write_text("\n".join(lines))
     return str(target)

@@ -163,7 +163,10 @@ class SmacSearch:
         return 0.0
 
     def run(self, evaluate: Evaluate, workers: int = 1,
-            on_trial: Callable[[dict], None] | None = None) -> SearchResult:
+            on_trial: Callable[[dict], None] | None = None,
+            should_stop: Callable[[], str | None] | None = None) -> SearchResult:
+        """Trials until n_trials, the walltime, or `should_stop()` names a reason to stop
+        (checked after every finished trial; trials in flight still finish and are told)."""
         lock = threading.Lock()
         spent_before = self._used_walltime()
         started = time.monotonic()
@@ -179,7 +182,8 @@ class SmacSearch:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             idle = list(range(workers))
             while True:
-                while idle and self.finished + len(in_flight) < self.spec.n_trials:
+                while idle and stopped_by == "n_trials" \
+                        and self.finished + len(in_flight) < self.spec.n_trials:
                     if elapsed() >= self.spec.walltime:
                         stopped_by = "walltime"
                         break
@@ -197,6 +201,8 @@ class SmacSearch:
                     self._progress_file.write_text(json.dumps({"walltime": elapsed()}))
                     if on_trial:
                         on_trial(record)
+                    if should_stop and stopped_by == "n_trials":
+                        stopped_by = should_stop() or stopped_by
         return self.result(stopped_by, elapsed())
 
     def _tell(self, info: TrialInfo, outcome: CallOutcome, lock: threading.Lock) -> dict:
