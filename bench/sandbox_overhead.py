@@ -115,15 +115,17 @@ def sandbox_trainer(sandbox: Sandbox, module: str) -> Callable[[dict], float]:
     return run
 
 
-def time_calls(runs: dict[str, Callable[[dict], float]], config: dict, n: int
-               ) -> dict[str, list[float]]:
+def time_calls(runs: dict[str, Callable[[dict], float]], config: dict, n: int,
+               pause: float = 0.0) -> dict[str, list[float]]:
     """ms per call of each runner, taken in turns so that load from elsewhere on the
-    machine falls on every backend alike."""
+    machine falls on every backend alike; `pause` seconds before each call stand for the
+    optimizer's own work between trials (the worker forks the next child meanwhile)."""
     for run in runs.values():
         run(config)  # warm-up: first import of the module, caches
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(n):
         for name, run in runs.items():
+            time.sleep(pause)
             started = time.perf_counter()
             run(config)
             times[name].append((time.perf_counter() - started) * 1000)
@@ -201,11 +203,12 @@ def main(argv: list[str] | None = None) -> None:
         space = sandboxes[backends[0]].call("configspace", module="configspace.py",
                                             n_samples=1).result["configspace"] if backends else None
         try:
-            for label, module, config, n in (("trivial", "trivial.py", {}, args.calls),
-                                             ("iris trial", "train.py", IRIS_CONFIG,
-                                              args.iris_calls)):
+            cases = (("trivial, back-to-back", "trivial.py", {}, args.calls, 0.0),
+                     ("trivial, 50 ms apart", "trivial.py", {}, args.calls, 0.05),
+                     ("iris trial", "train.py", IRIS_CONFIG, args.iris_calls, 0.0))
+            for label, module, config, n, pause in cases:
                 times = time_calls({name: make(module) for name, make in trainers.items()},
-                                   config, n)
+                                   config, n, pause)
                 for name, values in times.items():
                     # Overhead per call: this backend's call minus the in-process call of
                     # the same turn.
@@ -223,11 +226,11 @@ def main(argv: list[str] | None = None) -> None:
 
 def print_table(rows: list[tuple], runs: dict[str, float], trials: int) -> None:
     print()
-    print(f"{'function':<11} {'backend':<11} {'median ms':>10} {'p95 ms':>8} "
+    print(f"{'function':<22} {'backend':<11} {'median ms':>10} {'p95 ms':>8} "
           f"{'overhead median ms':>19} {'overhead p95 ms':>16}")
     for label, name, med, high, over_med, over_high in rows:
         overhead = ("-", "-") if name == "in-process" else (f"{over_med:.1f}", f"{over_high:.1f}")
-        print(f"{label:<11} {name:<11} {med:>10.1f} {high:>8.1f} "
+        print(f"{label:<22} {name:<11} {med:>10.1f} {high:>8.1f} "
               f"{overhead[0]:>19} {overhead[1]:>16}")
     if runs:
         base = runs["in-process"]
