@@ -525,3 +525,18 @@ def test_a_cost_cap_mid_run_falls_back_to_the_builtin_coder(tmp_path, runs_dir):
     assert report.count("builtin (took over: LLM budget reached") == 3
     assert "(budget reached)" in result.stdout
     assert read_json(run_dir / "metrics.json")["test"]["accuracy"] >= 0.85
+
+
+def test_every_provider_preset_has_an_example_config(monkeypatch):
+    from graph.config import load_config
+    from tools.llm import PRESETS, read_api_key
+
+    examples = {p.stem: p for p in (ROOT / "configs" / "llm").glob("*.yaml")}
+    assert set(examples) == set(PRESETS)
+    for name, path in examples.items():
+        config = load_config(path)
+        assert config.llm.provider == name and config.llm.enabled
+        resolved = config.llm.resolve()  # every field the endpoint needs is there
+        if resolved.api_key_env:
+            monkeypatch.setenv(resolved.api_key_env, "k")
+        assert read_api_key(resolved)
