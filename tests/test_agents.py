@@ -175,9 +175,11 @@ def test_planner_answer_that_is_not_json_is_asked_again(tmp_path, api_key):
         "Sure! The plan: {task: classification, metric: accuracy, families: [linear, knn]}",
         plan_answer(n_trials=3, families=["linear", "knn", "gaussian_process"], metric="r2")])
     with ScriptedLLMServer(agents) as server:
-        state = start_run(tmp_path, server)
+        state = start_run(tmp_path, server, llm={"structured_output": "json_schema"})
         decided = plan(state)["plan"]
     assert decided["author"] == "llm (scripted-coder)"
+    schema = agents.requests["plan"][0]["response_format"]["json_schema"]
+    assert schema["name"] == "PlanProposal" and "rationale" in schema["schema"]["properties"]
     assert decided["families"] == FAMILIES and decided["scenario"]["n_trials"] == 3
     # Held to the configuration: unknown family dropped, a regression metric refused.
     assert decided["metric"] == "accuracy" and len(decided["corrections"]) == 2
@@ -506,6 +508,38 @@ def test_too_many_crashed_trials_send_train_back_to_its_coder(tmp_path, runs_dir
     assert search["status_counts"] == {"success": 5}
     report = (run_dir / "report.md").read_text()
     assert "crashed in search" in report and "went back to its coder 1 time" in report
+
+
+def test_builtin_takes_over_a_component_and_its_partner():
+    from nodes.verify import VerificationReport, builtin_takes_over
+
+    report = VerificationReport("configspace", 2)
+    report.add("builds and samples", False, "crashed: ImportError: ParentCondition")
+    components = {c: {"author": "llm"} for c in ("configspace", "train", "scenario")}
+    taken = builtin_takes_over(["configspace"], components, {}, {"configspace": report}, "builtin")
+    assert set(taken) == {"configspace", "train"} and "ParentCondition" in taken["configspace"]
+    assert builtin_takes_over(["configspace"], components, {}, {"configspace": report}, "stop") == {}
+    # Once taken over, never again: a built-in component that still fails stops the run.
+    components["configspace"]["author"] = "builtin"
+    assert builtin_takes_over(["configspace"], components, taken, {"configspace": report},
+                              "builtin") == {}
+
+
+@pytest.mark.slow
+def test_used_up_attempts_hand_the_component_to_the_builtin_coder(tmp_path, runs_dir):
+    agents = correct_agents(configspace=[fenced(BROKEN_SPACE)])
+    with ScriptedLLMServer(agents) as server:
+        result, run_dir = run(tmp_path, runs_dir, server, coder={"max_code_attempts": 2})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(agents.requests["configspace"]) == 2  # the cap, then no more LLM calls for it
+    state = read_json(run_dir / "reports" / "verify-3.json")
+    assert all(r["status"] == "passed" for r in state.values())
+    final = (run_dir / "code" / "final" / "configspace.py").read_text()
+    assert "ParentCondition" not in final and "Written by the built-in coder" in final
+    report = (run_dir / "report.md").read_text()
+    assert "| configspace | 3 | builtin (took over: 2 LLM attempts failed verification" in report
+    # The training function shares the space's names: the built-in coder wrote it too.
+    assert "| train | 2 | builtin (took over: written with the built-in configspace" in report
 
 
 @pytest.mark.slow
