@@ -14,8 +14,23 @@ import time
 import numpy as np
 
 from nodes.common import RunFailed, log, run_config, run_folder, sandbox_for
+from tools.baselines import forecasting_baselines
 from tools.metrics import loss_to_score, test_metrics
 from tools.report import write_report
+
+
+def _append_baselines(report: str, metric: str, scores: dict, baselines: dict) -> None:
+    """The forecast beside the trivial ones, on the same sealed steps."""
+    names = ("mae", "rmse", "r2")
+    lines = ["", "## Baselines on the sealed test steps",
+             "Fit on the same training history; the test values only score them.", "",
+             "| forecast | " + " | ".join(names) + " |", "|---|" + "---|" * len(names),
+             "| **this run's model** | " + " | ".join(f"{scores[n]:.4f}" for n in names) + " |"]
+    for name, values in baselines.items():
+        lines.append(f"| {name}: {values['description']} | "
+                     + " | ".join(f"{values[n]:.4f}" for n in names) + " |")
+    with open(report, "a") as fh:
+        fh.write("\n".join(lines) + "\n")
 
 
 def deploy(state: dict) -> dict:
@@ -41,7 +56,8 @@ def deploy(state: dict) -> dict:
 
     classes = state["profile"].get("class_counts") and sorted(np.unique(sealed["y"]).tolist())
     with open(run.sandbox_data / "train.pkl", "rb") as fh:
-        train_info = pickle.load(fh)["info"]
+        train_split = pickle.load(fh)
+    train_info, train_y = train_split["info"], train_split["y"]
     y_pred = np.asarray(outcome.result["y_pred"])
     y_proba = outcome.result.get("y_proba")
     scores = test_metrics(plan["task"], sealed["y"], y_pred, y_proba,
@@ -66,8 +82,13 @@ def deploy(state: dict) -> dict:
         "model": str(run.root / "model" / "model.pkl"),
         "incumbent": incumbent,
     }
+    if plan.get("template") == "timeseries":
+        season = int((plan.get("template_parameters") or {}).get("SEASON", 1))
+        metrics["baselines"] = forecasting_baselines(train_y, sealed["y"], season)
     run.write_json("metrics.json", metrics)
     report = write_report(run, state, metrics)
+    if metrics.get("baselines"):
+        _append_baselines(report, plan["metric"], scores, metrics["baselines"])
     run.event("deploy", "model refit and scored on the sealed test split",
               test={plan["metric"]: scores.get(plan["metric"])})
     log.info("deploy: test %s %.4f on %d sealed rows; report at %s", plan["metric"],

@@ -2,22 +2,34 @@
 
 With no LLM configured the built-in planner decides from the data profile alone, using
 the rules of thumb a practitioner would: every family on small data, no kernel or
-neighbour methods where their cost grows with the square of the rows.
+neighbour methods where their cost grows with the square of the rows; a network on
+images with epochs as the fidelity; TF-IDF and linear models on text; lag features and
+forward-chaining validation on a time series.
 """
 
 from __future__ import annotations
 
+import pickle
+
+import numpy as np
+
 from graph.config import FAMILIES
 from nodes.common import log, run_config, run_folder
-from tools.templates import template_family
+from tools import datasets
+from tools.templates import TEMPLATE_FAMILIES, template_family, template_settings
 
 QUADRATIC_FAMILIES = ("svm", "knn")  # fit or predict cost grows with rows squared
 LARGE_ROWS = 10_000
 HUGE_ROWS = 100_000
+LARGE_IMAGES = 20_000  # above this, fewer epochs per trial and in the final fit
+MAX_SEASON = 40
 
 
 def choose_families(profile: dict) -> tuple[list[str], str]:
     rows = profile["n_rows"]
+    template = template_family(profile)
+    if template != "tabular":
+        return list(TEMPLATE_FAMILIES[template]), f"the {template} template's families"
     families = list(FAMILIES)
     why = f"{rows} training rows: every family is affordable"
     if rows > LARGE_ROWS:
@@ -29,12 +41,21 @@ def choose_families(profile: dict) -> tuple[list[str], str]:
     return families, why
 
 
-def builtin_plan(profile: dict, config) -> dict:
+def dominant_period(y: np.ndarray, max_period: int = MAX_SEASON) -> int:
+    """The season length of a series: the lag of the highest autocorrelation peak (1: none)."""
+    y = np.asarray(y, dtype=float)
+    if len(y) < 24:
+        return 1
+    y = y - y.mean()
+    denominator = float(np.dot(y, y)) or 1.0
+    top = min(max_period, len(y) // 3)
+    acf = np.array([np.dot(y[:-k], y[k:]) / denominator for k in range(1, top + 1)])
+    peaks = [k for k in range(2, top) if acf[k - 1] > acf[k - 2] and acf[k - 1] >= acf[k] and acf[k - 1] > 0.1]
+    return max(peaks, key=lambda k: acf[k - 1]) if peaks else 1
+
+
+def _scenario(profile: dict, config, facade: str) -> tuple[dict, str]:
     opt = config.optimizer
-    families, why_families = choose_families(profile)
-    if opt.families:
-        families, why_families = list(opt.families), "families restricted in the config"
-    facade = "hpo" if opt.facade == "auto" else opt.facade
     scenario = {
         "facade": facade,
         "n_trials": opt.n_trials,
@@ -43,27 +64,63 @@ def builtin_plan(profile: dict, config) -> dict:
         "deterministic": True,
         "seed": config.seed,
     }
+    why = ""
     if facade == "multi_fidelity":
-        scenario.update(min_budget=0.1, max_budget=1.0)
+        if profile["modality"] == "image":
+            epochs = 6 if profile["n_rows"] >= LARGE_IMAGES else 8
+            scenario.update(min_budget=1.0, max_budget=float(epochs))
+            why = (f"budget = epochs from 1 to {epochs} (Hyperband, eta 3); the final model "
+                   f"trains {epochs} epochs on all images")
+        else:
+            scenario.update(min_budget=0.1, max_budget=1.0)
+            why = "budget = the share of the model's fidelity (trees, rounds, documents)"
+    return scenario, why
+
+
+def builtin_plan(profile: dict, config) -> dict:
+    opt = config.optimizer
+    template = template_family(profile)
+    families, why_families = choose_families(profile)
+    if opt.families:
+        chosen = [f for f in opt.families if f in families]
+        if chosen:
+            families, why_families = chosen, "families restricted in the config"
+    if opt.facade != "auto":
+        facade = opt.facade
+    else:
+        facade = "multi_fidelity" if template == "image" else "hpo"
+    scenario, why_budget = _scenario(profile, config, facade)
+    settings = template_settings(profile, scenario)
     task, metric = profile["task"], profile["metric"]
+    validation = {
+        "image": "a stratified holdout split inside the training split (a network trained "
+                 "k times would cost k times the search)",
+        "timeseries": f"{opt.cv_folds} forward-chaining origins inside the training history, "
+                      f"{settings.get('HORIZON')}-step recursive forecasts (never shuffled folds)",
+    }.get(template, f"{opt.cv_folds}-fold cross-validation inside the training split")
     rationale = [
-        f"Task: {task}, judged on {metric} by {opt.cv_folds}-fold cross-validation "
-        "inside the training split.",
+        f"Task: {task}, judged on {metric} by {validation}.",
         f"Model families: {', '.join(families)} ({why_families}).",
         f"Search: SMAC {facade} facade, {opt.n_trials} trials or {opt.walltime:g} s, "
-        f"{opt.workers} worker(s); the default configuration (gradient boosting) is part of the initial design.",
+        f"{opt.workers} worker(s); the default configuration is part of the initial design"
+        + (f"; {why_budget}." if why_budget else "."),
     ]
-    if profile.get("categorical_columns"):
+    if template == "timeseries":
+        rationale.append(f"Season length {settings['SEASON']} (the highest autocorrelation peak of "
+                         "the training series); naive, seasonal-naive and AR baselines are scored "
+                         "beside the model.")
+    if template == "tabular" and profile.get("categorical_columns"):
         rationale.append(f"{len(profile['categorical_columns'])} categorical columns: one-hot "
                          "encoding with a searched category cap; gradient boosting splits natively.")
-    if profile.get("rows_with_missing"):
+    if template == "tabular" and profile.get("rows_with_missing"):
         rationale.append(f"{profile['rows_with_missing']} rows with missing values: imputation in the pipeline.")
     return {
         "author": "builtin",
         "task": task,
         "metric": metric,
         "modality": profile["modality"],
-        "template": template_family(profile),
+        "template": template,
+        "template_parameters": settings,
         "families": families,
         "facade": facade,
         "scenario": scenario,
@@ -71,16 +128,26 @@ def builtin_plan(profile: dict, config) -> dict:
     }
 
 
+def profile_with_season(state: dict, config) -> dict:
+    """A series' season length: the data set's own (sunspots: the 11-year cycle), else the
+    autocorrelation peak of the training split the host wrote (never the test split)."""
+    profile = dict(state["profile"])
+    if template_family(profile) != "timeseries" or "season_length" in profile:
+        return profile
+    season = None
+    if config.dataset.name:
+        extra = datasets.load(name=config.dataset.name, **config.dataset.options).extra
+        season = extra.get("season_length")
+    if not season:
+        with open(run_folder(state).sandbox_data / "train.pkl", "rb") as fh:
+            season = dominant_period(pickle.load(fh)["y"])
+    profile["season_length"] = int(season)
+    return profile
+
+
 def plan(state: dict) -> dict:
     config, run = run_config(state), run_folder(state)
-    decided = builtin_plan(state["profile"], config)
-    if config.llm.enabled:
-        from nodes.llm_planner import plan_or_fall_back
-
-        decided, failure = plan_or_fall_back(state, config, decided)
-        if failure:
-            run.event("plan", "stopped", error=failure)
-            return {"failure": failure}
+    decided = builtin_plan(profile_with_season(state, config), config)
     run.write_json("plan.json", decided)
     run.event("plan", "planned", author=decided["author"], families=decided["families"],
               facade=decided["facade"])

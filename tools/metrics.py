@@ -12,7 +12,9 @@ ERROR_METRICS = {"log_loss", "rmse", "mae"}
 
 
 def default_metric(task: str, n_classes: int | None = None) -> str:
-    return "accuracy" if task == "classification" else "r2"
+    """accuracy for classification, r2 for regression, mae for a forecast (scored like a
+    regression: every regression metric applies)."""
+    return {"classification": "accuracy", "forecasting": "mae"}.get(task, "r2")
 
 
 def loss_to_score(metric: str, loss: float) -> float:
@@ -53,6 +55,7 @@ def regression_metrics(y_true, y_pred) -> dict:
 
 
 def test_metrics(task: str, y_true, y_pred, y_proba=None, classes=None) -> dict:
+    """Every metric of the task on the sealed split; regression and forecasting alike."""
     if task == "classification":
         return classification_metrics(y_true, y_pred, y_proba, classes)
     return regression_metrics(y_true, y_pred)

@@ -1,0 +1,62 @@
+"""Configuration space: multi-step forecasting of one series from lag, rolling and seasonal features.
+
+Written by the built-in coder from an expert template. A variance-stabilising transform
+of the target (square root or log for counts such as sunspots), a window of lags,
+rolling means and spreads, lags one and two seasons back and the phase within the season
+feed one regressor, which forecasts recursively (each prediction becomes the next lag).
+"""
+
+from ConfigSpace import (
+    Categorical,
+    ConfigurationSpace,
+    EqualsCondition,
+    Float,
+    Integer,
+)
+
+# Filled in by the built-in coder from the plan and the data profile.
+FAMILIES = ["ridge", "hgb", "random_forest", "extra_trees"]
+N_ROWS = 279
+SEASON = 11
+NONNEGATIVE = True
+
+
+def _only_when(cs, parent, value, *hyperparameters):
+    cs.add(*hyperparameters)
+    cs.add(*(EqualsCondition(hp, parent, value) for hp in hyperparameters))
+
+
+def get_configspace() -> ConfigurationSpace:
+    cs = ConfigurationSpace(seed=0)
+    families = list(FAMILIES)
+    model = Categorical("model", families, default=families[0])
+    cs.add(model)
+    transforms = ["none", "sqrt", "log1p"] if NONNEGATIVE else ["none"]
+    max_lags = max(2, min(3 * SEASON if SEASON > 1 else 24, N_ROWS // 4))
+    cs.add(
+        Categorical("ts:transform", transforms, default=transforms[1] if NONNEGATIVE else "none"),
+        Integer("ts:lags", (2, max_lags), default=min(max_lags, max(2, SEASON + 1))),
+        Integer("ts:rolling_window", (0, max(2, min(2 * SEASON, N_ROWS // 8))), default=0),
+        Categorical("ts:seasonal_lags", [True, False], default=SEASON > 1),
+        Categorical("ts:phase", [False, True], default=False),
+    )
+    if "ridge" in families:
+        _only_when(cs, model, "ridge", Float("ridge:alpha", (1e-3, 1e3), log=True, default=1.0))
+    if "hgb" in families:
+        _only_when(
+            cs, model, "hgb",
+            Float("hgb:learning_rate", (0.01, 0.3), log=True, default=0.05),
+            Integer("hgb:max_iter", (50, 500), log=True, default=200),
+            Integer("hgb:max_leaf_nodes", (4, 32), log=True, default=8),
+            Integer("hgb:min_samples_leaf", (3, 30), log=True, default=10),
+            Float("hgb:l2_regularization", (1e-6, 10.0), log=True, default=1e-3),
+        )
+    for family in ("random_forest", "extra_trees"):
+        if family in families:
+            _only_when(
+                cs, model, family,
+                Float(f"{family}:max_features", (0.1, 1.0), default=0.5),
+                Integer(f"{family}:min_samples_leaf", (1, 10), log=True, default=2),
+                Integer(f"{family}:n_estimators", (50, 400), log=True, default=200),
+            )
+    return cs
