@@ -148,6 +148,13 @@ def profile_with_season(state: dict, config) -> dict:
 def plan(state: dict) -> dict:
     config, run = run_config(state), run_folder(state)
     decided = builtin_plan(profile_with_season(state, config), config)
+    if config.llm.enabled:  # the LLM planner, held to the config; builtin_plan is its fallback
+        from nodes.llm_planner import plan_or_fall_back
+
+        decided, failure = plan_or_fall_back(state, config, decided)
+        if failure:
+            run.event("plan", "stopped", error=failure)
+            return {"failure": failure}
     run.write_json("plan.json", decided)
     run.event("plan", "planned", author=decided["author"], families=decided["families"],
               facade=decided["facade"])
