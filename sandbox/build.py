@@ -31,7 +31,8 @@ HASH_LABEL = "org.automl-agent.sandbox-image-hash"
 STAGE_LABEL = "org.automl-agent.sandbox-build-stage"  # set in the Dockerfile's first stage
 DOCKERFILE = Path(__file__).with_name("Dockerfile")
 # What generated code may import; their dependencies follow at the host's versions.
-PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "ConfigSpace", "pyarrow")
+PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "ConfigSpace", "pyarrow",
+            "torch")  # torch: the image template's CNN (the host's CPU build, 2.13.0+cpu)
 REGISTRY_BASE = "python:3.11-slim"
 DEBOOTSTRAP_BASE = "automl-sandbox-base:bookworm"
 DEBIAN_SUITE = "bookworm"  # python3 3.11.2, so the cp311 wheels fit
