@@ -444,26 +444,38 @@ def _warm_imports() -> dict:
 
 
 def _warm_code_paths() -> None:
-    """Run a tiny scikit-learn cross-validation once in the parent (library code only).
+    """Run a tiny scikit-learn cross-validation on a DataFrame once in the parent.
 
-    A child forked from a parent that never fitted a model pays for lazy imports and
-    first-use set-up on every call (~50 ms); paid here, once, every child inherits it.
-    One thread only, so that no BLAS/OpenMP thread pool exists in the parent at fork time.
+    Library code only. A child forked from a parent that never fitted a model pays on
+    every call for lazy imports (scikit-learn's DataFrame support loads narwhals' pandas
+    backend on first use) and first-use set-up: 50-150 ms. Paid here, once, every child
+    inherits it. One thread only, so that no BLAS/OpenMP thread pool exists at fork time.
     """
     try:
         import numpy as np
+        import pandas as pd
+        from sklearn.compose import ColumnTransformer
+        from sklearn.impute import SimpleImputer
         from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import cross_validate
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
+        from sklearn.model_selection import StratifiedKFold, cross_validate
+        from sklearn.pipeline import Pipeline, make_pipeline
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
         from threadpoolctl import threadpool_limits
     except ImportError:
         return
-    X = np.random.default_rng(0).normal(size=(60, 3))
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60),
+                      "c": np.array(["x", "y", "z"] * 20, dtype=object)})
     y = np.arange(60) % 3
+    columns = ColumnTransformer([
+        ("numeric", make_pipeline(SimpleImputer(), StandardScaler()), ["a", "b"]),
+        ("categorical", OneHotEncoder(handle_unknown="ignore"), ["c"]),
+    ])
+    model = Pipeline([("columns", columns), ("model", LogisticRegression())])
     with threadpool_limits(1):
-        cross_validate(make_pipeline(StandardScaler(), LogisticRegression()), X, y, cv=3,
+        cross_validate(model, X, y, cv=StratifiedKFold(3, shuffle=True, random_state=0),
                        scoring="accuracy")
+        model.fit(X, y).predict_proba(X)
 
 
 def serve(requests, responses, roots: dict) -> None:
