@@ -51,7 +51,7 @@ def template_settings(profile: dict, scenario: dict | None = None) -> dict:
     if family == "image":
         scenario = scenario or {}
         epochs = int(scenario.get("max_budget") or (6 if n_rows >= 20_000 else 8))
-        return {"MAX_EPOCHS": epochs, "FINAL_EPOCHS": epochs, "SEARCH_ROWS": 20_000}
+        return {"MAX_EPOCHS": epochs, "FINAL_EPOCHS": epochs, "SEARCH_ROWS": 10_000}
     if family == "timeseries":
         horizon = int(profile.get("n_test_rows") or max(1, n_rows // 10))
         return {"HORIZON": max(1, min(horizon, n_rows // 4)),

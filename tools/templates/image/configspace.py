@@ -46,7 +46,8 @@ def get_configspace() -> ConfigurationSpace:
             Float("cnn:weight_decay", (1e-6, 1e-2), log=True, default=5e-4),
             Categorical("cnn:batch_size", [32, 64, 128, 256], default=128),
             Categorical("cnn:schedule", ["onecycle", "cosine", "constant"], default="onecycle"),
-            # Random shifts, small rotations and zoom; horizontal flips only where they fit
+            # Whole-pixel shifts (cheap), or resampled rotations, zoom and shifts (about twice an
+            # epoch's cost); horizontal flips only where they fit
             # the data (clothes yes, digits no), which the search finds out.
             Categorical("cnn:augment", ["none", "shift", "affine"], default="shift"),
             Categorical("cnn:hflip", [False, True], default=False),
