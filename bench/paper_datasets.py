@@ -160,9 +160,13 @@ def flaml_run(data, metric: str, budget: float, modality: str):
         tfidf = TfidfVectorizer(sublinear_tf=True, min_df=2)
         X = tfidf.fit_transform(X.iloc[:, 0].to_numpy())
         X_test = tfidf.transform(X_test.iloc[:, 0].to_numpy())
-    automl.fit(X, data.y_train, task=task, **settings)
-    proba = automl.predict_proba(X_test) if task == "classification" else None
-    return np.asarray(automl.predict(X_test)), proba
+    if task == "regression":
+        automl.fit(X, data.y_train, task=task, **settings)
+        return np.asarray(automl.predict(X_test)), None
+    # Its boosters want labels 0..k-1: encode, then decode the predictions.
+    classes, codes = np.unique(data.y_train, return_inverse=True)
+    automl.fit(X, codes, task=task, **settings)
+    return classes[np.asarray(automl.predict(X_test)).astype(int)], automl.predict_proba(X_test)
 
 
 def score(data, metric: str, y_pred, proba) -> float | None:
