@@ -37,14 +37,14 @@ def get_configspace() -> ConfigurationSpace:
         optimizer = Categorical("cnn:optimizer", ["adamw", "sgd"], default="adamw")
         _only_when(
             cs, model, "cnn",
-            Integer("cnn:width", (8, 48), log=True, default=16),
+            Integer("cnn:width", (8, 32), log=True, default=16),
             Integer("cnn:stages", (2, 3), default=2),
             Integer("cnn:dense", (64, 512), log=True, default=128),
             Float("cnn:dropout", (0.0, 0.6), default=0.25),
             optimizer,
             Float("cnn:learning_rate", (1e-4, 0.3), log=True, default=3e-3),
             Float("cnn:weight_decay", (1e-6, 1e-2), log=True, default=5e-4),
-            Categorical("cnn:batch_size", [32, 64, 128, 256], default=128),
+            Categorical("cnn:batch_size", [64, 128, 256], default=128),
             Categorical("cnn:schedule", ["onecycle", "cosine", "constant"], default="onecycle"),
             # Whole-pixel shifts (cheap), or resampled rotations, zoom and shifts (about twice an
             # epoch's cost); horizontal flips only where they fit
