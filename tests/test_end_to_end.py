@@ -118,6 +118,7 @@ def test_kill_during_optimize_then_resume(runs_dir):
     assert result.returncode == 0, result.stderr[-3000:]
     run = runs_dir / "iris"
     assert "resuming" in result.stderr and "optimize" in result.stderr
+    assert "replaying" not in result.stderr, "the same scenario continues SMAC's own run"
     events = pd.read_json(run / "events.jsonl", lines=True)
     for node, message in [("initialize", "started"), ("plan", "planned"), ("verify", "all components verified")]:
         assert ((events.node == node) & (events.message == message)).sum() == 1, node

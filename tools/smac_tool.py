@@ -19,6 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from ConfigSpace import ConfigurationSpace
 from smac import (
@@ -69,6 +70,10 @@ def plain(config: Any) -> dict:
     return {k: (v.item() if hasattr(v, "item") else v) for k, v in dict(config).items()}
 
 
+class _StoredRunDiffers(Exception):
+    """SMAC wanted to ask the user about a stored run that differs from this one."""
+
+
 def _target_placeholder(config, seed: int = 0, budget: float | None = None) -> float:
     raise RuntimeError("trials are evaluated through ask/tell in sandboxes, not by SMAC's runner")
 
@@ -93,8 +98,7 @@ class SmacSearch:
             seed=seed,
             use_default_config=True,
         )
-        previous = self._guard_against_changed_scenario()
-        self.smac = self._facade()
+        self.smac, previous = self._facade_continuing()
         if previous is not None:
             self._replay(previous)
         self._progress_file = self.output_dir / "progress.json"
@@ -118,25 +122,23 @@ class SmacSearch:
                 self.scenario, n_configs=self.spec.initial_design_size)
         return facade(self.scenario, _target_placeholder, **kwargs)
 
-    def _guard_against_changed_scenario(self) -> Path | None:
-        """SMAC asks on stdin when a stored scenario differs; decide here instead.
+    def _facade_continuing(self):
+        """The facade, continuing a stored run; returns (facade, folder of a replaced run).
 
-        A changed scenario (say, more trials) starts a new SMAC run into which the old run
-        history is replayed; the old folder is kept beside it. Returns that folder.
+        When the stored scenario or facade differs from this one (say, more trials), SMAC
+        asks on stdin what to do, which dies without a terminal (FIELD-NOTES). We answer
+        instead: keep the old folder beside the new one and replay its trials into the new
+        run. SMAC makes the comparison itself, with the facade's components included.
         """
-        stored = self.output_dir / "search" / str(self.scenario.seed)
-        if not (stored / "scenario.json").exists():
-            return None
         try:
-            same = Scenario.load(stored) == self.scenario
-        except Exception:  # noqa: BLE001 - an unreadable old scenario is a changed one
-            same = False
-        if same:
-            return None
-        aside = stored.with_name(f"{stored.name}-previous-{int(time.time() * 1000)}")
-        shutil.move(stored, aside)
-        log.warning("the stored SMAC scenario differs; replaying its trials into a new one")
-        return aside
+            with patch("builtins.input", side_effect=_StoredRunDiffers):
+                return self._facade(), None
+        except _StoredRunDiffers:
+            stored = self.output_dir / "search" / str(self.scenario.seed)
+            aside = stored.with_name(f"{stored.name}-previous-{int(time.time() * 1000)}")
+            shutil.move(stored, aside)
+            log.warning("the stored SMAC run used another scenario; replaying its trials into a new one")
+            return self._facade(), aside
 
     def _replay(self, previous: Path) -> None:
         old = RunHistory()

@@ -1,0 +1,57 @@
+"""The SMAC tool on its own: statuses, resume, and a changed scenario that must not prompt."""
+
+from __future__ import annotations
+
+import pytest
+from ConfigSpace import Categorical, ConfigurationSpace, Float
+
+from sandbox.base import CallOutcome
+from tools.scenario import ScenarioSpec
+from tools.smac_tool import SmacSearch
+
+
+@pytest.fixture
+def space() -> ConfigurationSpace:
+    cs = ConfigurationSpace(seed=0)
+    cs.add(Float("x", (-5.0, 5.0), default=3.0), Categorical("mode", ["ok", "slow", "boom"], default="ok"))
+    return cs
+
+
+def evaluate(worker: int, config: dict, seed: int, budget: float | None) -> CallOutcome:
+    """A stand-in for a sandbox call: the outcome a sandbox would report for this config."""
+    if config["mode"] == "slow":
+        return CallOutcome("timeout", error="exceeded 1 s", elapsed=1.0)
+    if config["mode"] == "boom":
+        return CallOutcome("crashed", error="ValueError: boom", elapsed=0.01)
+    return CallOutcome("success", result={"loss": (config["x"] - 1) ** 2, "score": 0.0}, elapsed=0.01)
+
+
+def test_statuses_reach_smac_and_the_incumbent_is_a_success(space, tmp_path):
+    search = SmacSearch(space, ScenarioSpec(n_trials=12, facade="random"), tmp_path, crash_cost=100.0)
+    seen = []
+    result = search.run(evaluate, on_trial=seen.append)
+    assert result.n_trials == 12 and len(seen) == 12
+    assert sum(result.status_counts.values()) == 12
+    assert {"success", "timeout", "crashed"} <= set(result.status_counts)
+    assert result.incumbent["mode"] == "ok" and result.incumbent_loss < 100
+    rows = search.trials()
+    assert [r["status"] for r in rows] == [r["status"] for r in seen]
+    assert all(r["loss"] == 100.0 for r in rows if r["status"] != "success")
+
+
+def test_a_new_process_continues_the_same_search(space, tmp_path):
+    spec = ScenarioSpec(n_trials=5)
+    first = SmacSearch(space, spec, tmp_path, crash_cost=100.0)
+    first.run(evaluate)
+    again = SmacSearch(space, spec, tmp_path, crash_cost=100.0)
+    assert again.finished == 5
+    assert again.run(evaluate).n_trials == 5, "nothing more to do, nothing repeated"
+    assert not list((tmp_path / "search").glob("*-previous-*"))
+
+
+def test_more_trials_on_resume_replays_the_old_run_without_a_prompt(space, tmp_path):
+    SmacSearch(space, ScenarioSpec(n_trials=4), tmp_path, crash_cost=100.0).run(evaluate)
+    bigger = SmacSearch(space, ScenarioSpec(n_trials=7), tmp_path, crash_cost=100.0)
+    assert bigger.finished == 4, "the old trials were replayed into the new scenario"
+    assert bigger.run(evaluate).n_trials == 7
+    assert list((tmp_path / "search").glob("*-previous-*")), "the old run is kept beside the new"
