@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
-CONFIG ?= configs/iris.yaml
+CONFIG ?= configs/mnist.yaml
 ARGS ?=
 
 .PHONY: run test setup data engine image lint
