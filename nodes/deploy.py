@@ -70,7 +70,7 @@ def deploy(state: dict) -> dict:
         "cv": {
             plan["metric"]: loss_to_score(plan["metric"], search["incumbent_loss"]),
             "loss": search["incumbent_loss"],
-            "folds": config.optimizer.cv_folds,
+            "validation": plan.get("validation", f"{config.optimizer.cv_folds}-fold cross-validation"),
         },
         "test": scores,
         "test_rows": int(len(sealed["y"])),

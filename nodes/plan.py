@@ -124,6 +124,7 @@ def builtin_plan(profile: dict, config) -> dict:
         "families": families,
         "facade": facade,
         "scenario": scenario,
+        "validation": validation,
         "rationale": " ".join(rationale),
     }
 

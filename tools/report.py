@@ -68,7 +68,7 @@ def write_report(run: RunFolder, state: dict, metrics: dict) -> str:
     lines += [
         "## Result",
         f"- Cross-validated {metric} of the chosen model: **{metrics['cv'][metric]:.4f}** "
-        f"({metrics['cv']['folds']}-fold CV inside the training split).",
+        f"({metrics['cv']['validation']}).",
         f"- On the sealed test split ({metrics['test_rows']} rows, {profile['test_split']}), scored once:",
         "",
         "| metric | test |",
