@@ -325,18 +325,6 @@ def host_address() -> str:
         probe.close()
 
 
-@pytest.fixture
-def docker_ready() -> None:
-    from sandbox.container import docker_unavailable_reason
-
-    reason = docker_unavailable_reason()
-    if reason is None:
-        return
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"the Docker tests must run in CI, but {reason}")
-    pytest.skip(reason)
-
-
 @pytest.mark.docker
 def test_generated_code_cannot_open_a_socket_in_docker(tmp_path, api_key, docker_ready):
     """The training function phones home to a listener on this host: from the docker sandbox it

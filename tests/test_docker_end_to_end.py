@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 
 import pytest
 
@@ -51,18 +50,6 @@ def fit(config, data, seed=0):
 def predict(model, X):
     return model.predict(X)
 '''
-
-
-@pytest.fixture(scope="module")
-def docker_ready() -> None:
-    from sandbox.container import docker_unavailable_reason
-
-    reason = docker_unavailable_reason()
-    if reason is None:
-        return
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"the Docker tests must run in CI, but {reason}")
-    pytest.skip(reason)
 
 
 def test_iris_end_to_end_in_docker(docker_ready, runs_dir):

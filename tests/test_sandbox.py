@@ -187,18 +187,6 @@ def test_process_host_environment_is_absent(process_sandbox):
 # ---- docker backend -------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def docker_ready() -> None:
-    from sandbox.container import docker_unavailable_reason
-
-    reason = docker_unavailable_reason()
-    if reason is None:
-        return
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"the Docker tests must run in CI, but {reason}")
-    pytest.skip(reason)
-
-
 def our_containers() -> list:
     from sandbox.container import LABEL, OWNER_LABEL, _client, _owner
 
