@@ -10,6 +10,7 @@ import argparse
 import logging
 import sqlite3
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from graph.config import ConfigError, RunConfig, load_config
@@ -110,7 +111,6 @@ def main(argv: list[str] | None = None) -> int:
     from langgraph.checkpoint.sqlite import SqliteSaver
 
     from graph.builder import build_graph
-    from nodes.common import RunFailed
     from sandbox import SandboxError
     from tools.datasets import DatasetError
 
@@ -133,8 +133,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    connection = sqlite3.connect(run_dir / "checkpoints.sqlite", check_same_thread=False)
-    graph = build_graph(SqliteSaver(connection))
+    with closing(sqlite3.connect(run_dir / "checkpoints.sqlite", check_same_thread=False)) as connection:
+        return run_graph(build_graph(SqliteSaver(connection)), run_dir, config, args.config)
+
+
+def run_graph(graph, run_dir: Path, config: RunConfig, config_path: str) -> int:
+    """Start, resume or just summarise the run in `run_dir`; returns the exit code."""
+    from nodes.common import RunFailed
+    from sandbox import SandboxError
+    from tools.datasets import DatasetError
+
     thread = {"configurable": {"thread_id": run_dir.name}, "recursion_limit": 100}
     existing = graph.get_state(thread)
     if existing.values and not existing.next:
@@ -148,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         graph.invoke(inputs, thread)
     except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with: python -m graph.run {args.config} --resume", file=sys.stderr)
+        print(f"\ninterrupted; continue with: python -m graph.run {config_path} --resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (ConfigError, DatasetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -156,14 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     except (RunFailed, SandboxError) as exc:
         print(f"run failed: {exc}\nfix the cause, then continue with --resume", file=sys.stderr)
         return EXIT_FAILED
-    finally:
-        connection.close()
-    connection = sqlite3.connect(run_dir / "checkpoints.sqlite", check_same_thread=False)
-    values = build_graph(SqliteSaver(connection)).get_state(thread).values
-    connection.close()
+    values = graph.get_state(thread).values
     print(summary(values))
     return EXIT_FAILED if values.get("failure") else EXIT_DONE
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -54,16 +54,16 @@ def deploy(state: dict) -> dict:
         raise RunFailed(f"refitting the incumbent failed: {outcome.describe()}")
     refit_seconds = time.monotonic() - started
 
-    classes = state["profile"].get("class_counts") and sorted(np.unique(sealed["y"]).tolist())
     with open(run.sandbox_data / "train.pkl", "rb") as fh:
         train_split = pickle.load(fh)
     train_info, train_y = train_split["info"], train_split["y"]
     y_pred = np.asarray(outcome.result["y_pred"])
     y_proba = outcome.result.get("y_proba")
     scores = test_metrics(plan["task"], sealed["y"], y_pred, y_proba,
-                          classes=train_info.get("classes", classes))
+                          classes=train_info.get("classes"))
     run.write_json("model/config.json", {"config": incumbent, "code": "code/final/train.py"})
-    started_at = run.events()[0]["time"] if run.events() else None
+    events = run.events()
+    started_at = events[0]["time"] if events else None
     metrics = {
         "task": plan["task"],
         "metric": plan["metric"],

@@ -43,6 +43,7 @@ class PreparedData:
     metric: str
     modality: str
     split: str  # how the test split came about, for the report
+    extra: dict  # the loader's facts, e.g. a series' season length
 
 
 def resolve_config(state: dict) -> RunConfig:
@@ -97,7 +98,7 @@ def prepare_data(config: RunConfig) -> PreparedData:
     if data.has_test_split:
         split = "the data set's own test split" if spec.name else f"your test file {spec.test_path}"
         return PreparedData(X, y, _clean_features(data.X_test), np.asarray(data.y_test),
-                            task, metric, data.modality, split)
+                            task, metric, data.modality, split, data.extra)
     stratify = None
     if task == "classification" and np.unique(y, return_counts=True)[1].min() >= 2:
         stratify = y
@@ -105,7 +106,7 @@ def prepare_data(config: RunConfig) -> PreparedData:
         X, y, test_size=spec.test_size, random_state=config.seed, stratify=stratify)
     how = "cut at random and stratified" if stratify is not None else "cut at random"
     split = f"{spec.test_size:.0%} of rows, {how} (seed {config.seed})"
-    return PreparedData(X_train, y_train, X_test, y_test, task, metric, data.modality, split)
+    return PreparedData(X_train, y_train, X_test, y_test, task, metric, data.modality, split, data.extra)
 
 
 def new_run_dir(runs_dir: str | Path, name: str) -> Path:
@@ -145,6 +146,8 @@ def initialize(state: dict) -> dict:
 
     facts = profile(data.X_train, data.y_train, data.task, data.modality)
     facts.update(metric=data.metric, test_split=data.split, n_test_rows=int(len(data.y_test)))
+    if data.extra.get("season_length"):  # a series' known cycle (sunspots: 11 years)
+        facts["season_length"] = int(data.extra["season_length"])
     info = {
         "task": data.task,
         "metric": data.metric,

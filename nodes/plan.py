@@ -15,7 +15,6 @@ import numpy as np
 
 from graph.config import FAMILIES
 from nodes.common import log, run_config, run_folder
-from tools import datasets
 from tools.templates import TEMPLATE_FAMILIES, template_family, template_settings
 
 QUADRATIC_FAMILIES = ("svm", "knn")  # fit or predict cost grows with rows squared
@@ -130,19 +129,14 @@ def builtin_plan(profile: dict, config) -> dict:
 
 
 def profile_with_season(state: dict, config) -> dict:
-    """A series' season length: the data set's own (sunspots: the 11-year cycle), else the
-    autocorrelation peak of the training split the host wrote (never the test split)."""
+    """A series' season length: the data set's own, recorded by initialize (sunspots: the
+    11-year cycle), else the autocorrelation peak of the training split the host wrote
+    (never the test split)."""
     profile = dict(state["profile"])
     if template_family(profile) != "timeseries" or "season_length" in profile:
         return profile
-    season = None
-    if config.dataset.name:
-        extra = datasets.load(name=config.dataset.name, **config.dataset.options).extra
-        season = extra.get("season_length")
-    if not season:
-        with open(run_folder(state).sandbox_data / "train.pkl", "rb") as fh:
-            season = dominant_period(pickle.load(fh)["y"])
-    profile["season_length"] = int(season)
+    with open(run_folder(state).sandbox_data / "train.pkl", "rb") as fh:
+        profile["season_length"] = int(dominant_period(pickle.load(fh)["y"]))
     return profile
 
 
