@@ -117,6 +117,16 @@ TRAINERS = {
 }
 
 
+# Each misbehaving trainer, the status it must become, and a word its error must carry.
+FAILURES = [
+    ("loop.py", "timeout", "wall-clock"),
+    ("memory_bomb.py", "memoryout", "memory"),
+    ("exit.py", "crashed", "code 1"),
+    ("segfault.py", "crashed", "SIGSEGV"),
+    ("kill_worker.py", "crashed", "restarted"),
+]
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory) -> Workspace:
     root = tmp_path_factory.mktemp("sandbox")
@@ -163,13 +173,7 @@ def test_process_normal_call(process_sandbox):
     assert_recovers(process_sandbox)
 
 
-@pytest.mark.parametrize(("module", "status", "message"), [
-    ("loop.py", "timeout", "wall-clock"),
-    ("memory_bomb.py", "memoryout", "memory"),
-    ("exit.py", "crashed", "code 1"),
-    ("segfault.py", "crashed", "SIGSEGV"),
-    ("kill_worker.py", "crashed", "restarted"),
-])
+@pytest.mark.parametrize(("module", "status", "message"), FAILURES)
 def test_process_failures_become_statuses(process_sandbox, module, status, message):
     outcome = train(process_sandbox, module, timeout=1.5)
     assert outcome.status == status, outcome.describe()
@@ -258,13 +262,7 @@ def test_docker_host_environment_is_absent(docker_sandbox):
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize(("module", "status", "message"), [
-    ("loop.py", "timeout", "wall-clock"),
-    ("memory_bomb.py", "memoryout", "memory"),
-    ("exit.py", "crashed", "code 1"),
-    ("segfault.py", "crashed", "SIGSEGV"),
-    ("kill_worker.py", "crashed", "restarted"),
-])
+@pytest.mark.parametrize(("module", "status", "message"), FAILURES)
 def test_docker_failures_become_statuses(docker_sandbox, module, status, message):
     outcome = train(docker_sandbox, module, timeout=1.5)
     assert outcome.status == status, outcome.describe()
