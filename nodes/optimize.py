@@ -80,9 +80,16 @@ def optimize(state: dict) -> dict:
         # come back the same.
         can_recode = train["author"] == "llm" and recodes < config.coder.max_recodes
 
-        def evaluate(worker: int, trial_config: dict, seed: int, budget: float | None):
-            outcome = sandboxes[worker].call("train", module="final/train.py", data="train.pkl",
-                                             config=trial_config, seed=seed, budget=budget)
+        def evaluate(worker: int, trial_config: dict, seed: int, budget: float | None,
+                     seconds_left: float):
+            # A trial never outlives the search's walltime (at least a second, so a trial
+            # started at the last moment fails as a timeout rather than as a bad request).
+            timeout = max(1.0, min(config.sandbox.trial_timeout, seconds_left))
+            outcome = sandboxes[worker].call("train", timeout=timeout, module="final/train.py",
+                                             data="train.pkl", config=trial_config, seed=seed,
+                                             budget=budget)
+            if outcome.status == "timeout" and timeout < config.sandbox.trial_timeout:
+                outcome.error = f"stopped at the search walltime ({spec.walltime:g} s); {outcome.error}"
             if outcome.status == "crashed":
                 crashes.append({"error": outcome.describe()[:2000], "config": trial_config})
             return outcome

@@ -17,7 +17,7 @@ def space() -> ConfigurationSpace:
     return cs
 
 
-def evaluate(worker: int, config: dict, seed: int, budget: float | None) -> CallOutcome:
+def evaluate(worker: int, config: dict, seed: int, budget: float | None, seconds_left: float) -> CallOutcome:
     """A stand-in for a sandbox call: the outcome a sandbox would report for this config."""
     if config["mode"] == "slow":
         return CallOutcome("timeout", error="exceeded 1 s", elapsed=1.0)
@@ -55,3 +55,24 @@ def test_more_trials_on_resume_replays_the_old_run_without_a_prompt(space, tmp_p
     assert bigger.finished == 4, "the old trials were replayed into the new scenario"
     assert bigger.run(evaluate).n_trials == 7
     assert list((tmp_path / "search").glob("*-previous-*")), "the old run is kept beside the new"
+
+
+def test_a_trial_running_at_the_walltime_is_stopped_there(space, tmp_path):
+    """The walltime bounds the search, not just the start of the last trial."""
+    import time
+
+    given = []
+
+    def slow(worker, config, seed, budget, seconds_left):
+        given.append(seconds_left)
+        needs = 30.0  # every trial would take far longer than the whole search may
+        time.sleep(min(needs, seconds_left))
+        return CallOutcome("timeout", error=f"exceeded {seconds_left:g} s", elapsed=seconds_left)
+
+    started = time.monotonic()
+    result = SmacSearch(space, ScenarioSpec(n_trials=5, walltime=1.5, facade="random"), tmp_path,
+                        crash_cost=100.0).run(slow)
+    assert time.monotonic() - started < 5, "the search ended near its walltime"
+    assert result.stopped_by == "walltime" and result.n_trials == 1
+    assert 0 < given[0] <= 1.5
+    assert result.status_counts == {"timeout": 1}

@@ -51,8 +51,9 @@ FACADES = {
     "random": RandomFacade,
 }
 
-# evaluate(worker, config, seed, budget) -> CallOutcome; `worker` picks a warm sandbox.
-Evaluate = Callable[[int, dict, int, float | None], CallOutcome]
+# evaluate(worker, config, seed, budget, seconds_left) -> CallOutcome; `worker` picks a warm
+# sandbox, and a trial should be stopped after `seconds_left` (what remains of the walltime).
+Evaluate = Callable[[int, dict, int, float | None, float], CallOutcome]
 
 
 @dataclass
@@ -168,7 +169,11 @@ class SmacSearch:
             on_trial: Callable[[dict], None] | None = None,
             should_stop: Callable[[], str | None] | None = None) -> SearchResult:
         """Trials until n_trials, the walltime, or `should_stop()` names a reason to stop
-        (checked after every finished trial; trials in flight still finish and are told)."""
+        (checked after every finished trial; trials in flight still finish and are told).
+
+        The walltime is a promise to the user: each trial is handed what remains of it, so a
+        trial still running when time is up is stopped and told to SMAC as a timeout.
+        """
         lock = threading.Lock()
         spent_before = self._used_walltime()
         started = time.monotonic()
@@ -178,7 +183,8 @@ class SmacSearch:
             return spent_before + time.monotonic() - started
 
         def one_trial(worker: int, info: TrialInfo) -> tuple[TrialInfo, CallOutcome]:
-            return info, evaluate(worker, plain(info.config), info.seed or 0, info.budget)
+            seconds_left = self.spec.walltime - elapsed()
+            return info, evaluate(worker, plain(info.config), info.seed or 0, info.budget, seconds_left)
 
         in_flight: dict[Future, int] = {}
         with ThreadPoolExecutor(max_workers=workers) as pool:
