@@ -15,12 +15,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tools.llm import LLMSettings
+from tools.templates import TEMPLATE_FAMILIES
 
 CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss")
 REGRESSION_METRICS = ("r2", "rmse", "mae")
 METRICS = ("auto", *CLASSIFICATION_METRICS, *REGRESSION_METRICS)
 TASKS = ("auto", "classification", "regression", "forecasting")
-FAMILIES = ("hgb", "random_forest", "extra_trees", "linear", "svm", "knn", "mlp")
+FAMILIES = ("hgb", "random_forest", "extra_trees", "linear", "svm", "knn", "mlp")  # tabular
+# Every family some built-in template offers; which of them serve a run depends on its data.
+ALL_FAMILIES = tuple(dict.fromkeys(FAMILIES + sum(TEMPLATE_FAMILIES.values(), ())))
 
 
 class ConfigError(ValueError):
@@ -55,7 +58,8 @@ class OptimizerConfig(Section):
     walltime: float = Field(600.0, gt=0, description="wall-clock budget of the search, seconds")
     workers: int = Field(1, ge=1, le=64, description="parallel trials, one warm sandbox each")
     cv_folds: int = Field(5, ge=2, le=20, description="cross-validation folds inside the training split")
-    families: list[Literal[FAMILIES]] | None = Field(None, description="restrict the model families")
+    families: list[Literal[ALL_FAMILIES]] | None = Field(
+        None, description="restrict the model families (those that serve the data are kept)")
     max_crash_share: float = Field(0.5, ge=0, le=1, description="stop and recode above this share of crashed trials")
     crash_check_after: int = Field(
         5, ge=1, description="trials of a training function before its crash share is judged")

@@ -13,7 +13,7 @@ import pickle
 
 import numpy as np
 
-from graph.config import FAMILIES
+from graph.config import FAMILIES, ConfigError
 from nodes.common import log, run_config, run_folder
 from tools.templates import TEMPLATE_FAMILIES, template_family, template_settings
 
@@ -82,8 +82,10 @@ def builtin_plan(profile: dict, config) -> dict:
     families, why_families = choose_families(profile)
     if opt.families:
         chosen = [f for f in opt.families if f in families]
-        if chosen:
-            families, why_families = chosen, "families restricted in the config"
+        if not chosen:
+            raise ConfigError(f"optimizer.families: none of {', '.join(opt.families)} is offered "
+                              f"for this {template} data; choose from {', '.join(families)}")
+        families, why_families = chosen, "families restricted in the config"
     if opt.facade != "auto":
         facade = opt.facade
     else:

@@ -38,6 +38,7 @@ def test_set_overrides_are_validated_like_the_file():
          "metric: 'accuracy' does not fit a regression task; use one of r2, rmse, mae"),
         ({**IRIS, "metric": "acc"}, "metric: Input should be 'auto', 'accuracy'"),
         ({**IRIS, "sandbox": {"backend": "vm"}}, "sandbox.backend: Input should be 'auto', 'docker' or 'process'"),
+        ({**IRIS, "optimizer": {"families": ["xgboost"]}}, "optimizer.families.0: Input should be 'hgb'"),
         ({"dataset": {"path": "train.csv"}}, "dataset.target: name the target column"),
         ({}, "dataset: required field is missing"),
         ({"dataset": {"name": "iris", "path": "x.csv", "target": "y"}}, "give either dataset.name"),

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from langgraph.types import Send
 
-from graph.config import parse_config
+from graph.config import ConfigError, parse_config
 from nodes.code import code, route_to_coders
 from nodes.initialize import initialize
 from nodes.plan import builtin_plan, choose_families, plan
@@ -77,6 +77,9 @@ def test_plan_follows_the_config(initialized):
     config = parse_config({**initialized["config"], "optimizer": {"families": ["linear", "knn"], "facade": "random"}})
     restricted = builtin_plan(initialized["profile"], config)
     assert restricted["families"] == ["linear", "knn"] and restricted["facade"] == "random"
+    image_only = parse_config({**initialized["config"], "optimizer": {"families": ["cnn"]}})
+    with pytest.raises(ConfigError, match="optimizer.families: none of cnn .* choose from hgb"):
+        builtin_plan(initialized["profile"], image_only)
 
 
 def test_code_fans_out_and_keeps_every_attempt(initialized, tmp_path):
