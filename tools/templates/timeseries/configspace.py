@@ -7,6 +7,11 @@ feed one regressor, which forecasts recursively (each prediction becomes the nex
 There is deliberately no fixed-phase (sine/cosine of the season) feature: a cycle such as
 the sunspots' drifts in length, and a fixed phase extrapolated decades ahead misleads
 the forecast while the validation on older years rewards it.
+
+A tree ensemble cannot forecast beyond the levels it has seen, and on a short series the
+validation error of the winning trees is partly luck; `ts:blend` averages a tree model's
+forecast with a ridge forecast on the same features (forecast combination, the most
+reliable gain in the M-competitions).
 """
 
 from ConfigSpace import (
@@ -15,6 +20,7 @@ from ConfigSpace import (
     EqualsCondition,
     Float,
     Integer,
+    OrConjunction,
 )
 
 # Filled in by the built-in coder from the plan and the data profile.
@@ -53,6 +59,13 @@ def get_configspace() -> ConfigurationSpace:
             Integer("hgb:min_samples_leaf", (3, 30), log=True, default=10),
             Float("hgb:l2_regularization", (1e-6, 10.0), log=True, default=1e-3),
         )
+    trees = [f for f in families if f != "ridge"]
+    if trees:
+        blend = Categorical("ts:blend", [False, True], default=False)
+        cs.add(blend)
+        cs.add(OrConjunction(*(EqualsCondition(blend, model, f) for f in trees))
+               if len(trees) > 1 else EqualsCondition(blend, model, trees[0]))
+        _only_when(cs, blend, True, Float("blend:ridge_alpha", (1e-2, 1e2), log=True, default=1.0))
     for family in ("random_forest", "extra_trees"):
         if family in families:
             _only_when(

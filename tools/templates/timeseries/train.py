@@ -104,7 +104,8 @@ def _regressor(config, seed, budget):
 
 
 class Forecaster:
-    """A regressor on lag features and the (transformed) history it forecasts from."""
+    """Regressors on lag features and the (transformed) history they forecast from: one,
+    or with `ts:blend` the model and a ridge, whose recursive forecasts are averaged."""
 
     def __init__(self, config, seed=0, budget=None):
         self.config, self.seed, self.budget = config, seed, budget
@@ -115,15 +116,29 @@ class Forecaster:
         self.history = _forward(series, self.config["ts:transform"])
         start = min(int(self.config["ts:lags"]), len(self.history) - 10)
         X, y = _design(self.history, self.config, max(1, start))
-        self.regressor = _regressor(self.config, self.seed, self.budget).fit(X, y)
+        self.regressors = [_regressor(self.config, self.seed, self.budget).fit(X, y)]
+        if self.config.get("ts:blend"):
+            partner = {"model": "ridge", "ridge:alpha": self.config["blend:ridge_alpha"]}
+            self.regressors.append(_regressor(partner, self.seed, self.budget).fit(X, y))
         return self
 
     def forecast(self, steps):
-        path = list(self.history)
-        for _ in range(int(steps)):
-            row = np.asarray([_row(np.asarray(path), len(path), self.config)], dtype=float)
-            path.append(float(self.regressor.predict(row)[0]))
-        return _backward(path[len(self.history):], self.config["ts:transform"])
+        """Each regressor forecasts recursively (its predictions become its next lags);
+        the paths are averaged on the original scale."""
+        paths = []
+        for regressor in self.regressors:
+            path = list(self.history)
+            for _ in range(int(steps)):
+                row = np.asarray([_row(np.asarray(path), len(path), self.config)], dtype=float)
+                path.append(float(regressor.predict(row)[0]))
+            paths.append(_backward(path[len(self.history):], self.config["ts:transform"]))
+        return np.mean(paths, axis=0)
+
+    def one_step(self, t):
+        """The fitted value at position t of the history, from the true values before it."""
+        row = np.asarray([_row(self.history, t, self.config)], dtype=float)
+        return float(np.mean([_backward(r.predict(row), self.config["ts:transform"])[0]
+                              for r in self.regressors]))
 
 
 def _error(metric, truth, forecast):
@@ -203,9 +218,7 @@ def predict(model, X):
     future = steps >= 1
     out[future] = path[steps[future] - 1]
     for i in np.flatnonzero(~future):
-        t = max(1, len(model.history) - 1 + int(steps[i]))
-        row = np.asarray([_row(model.history, t, model.config)], dtype=float)
-        out[i] = _backward(model.regressor.predict(row), model.config["ts:transform"])[0]
+        out[i] = model.one_step(max(1, len(model.history) - 1 + int(steps[i])))
     return out
 
 
