@@ -89,11 +89,15 @@ def configure_logging(quiet: bool) -> None:
 
 
 def preflight(config: RunConfig) -> None:
-    """Fail fast on bad input, before a run folder exists: the data loads, the target fits."""
+    """Fail fast on bad input, before a run folder exists: the data loads, the target and
+    the metric fit, the families asked for exist for this data."""
     from nodes.initialize import prepare_data
+    from nodes.plan import restrict_families
     from sandbox import choose_backend
 
-    prepare_data(config)
+    data = prepare_data(config)
+    restrict_families({"n_rows": len(data.y_train), "task": data.task, "modality": data.modality},
+                      config.optimizer.families)
     choose_backend(config.sandbox.backend)
     if config.llm.enabled:
         from tools.llm import LLMConfigError, read_api_key

@@ -40,6 +40,19 @@ def choose_families(profile: dict) -> tuple[list[str], str]:
     return families, why
 
 
+def restrict_families(profile: dict, requested: list[str] | None) -> tuple[list[str], str]:
+    """The families to search: the data's own, narrowed to those the config asks for.
+    Asking only for families this data has none of is an error, not silently ignored."""
+    families, why = choose_families(profile)
+    if not requested:
+        return families, why
+    chosen = [f for f in requested if f in families]
+    if not chosen:
+        raise ConfigError(f"optimizer.families: none of {', '.join(requested)} is offered for "
+                          f"this {template_family(profile)} data; choose from {', '.join(families)}")
+    return chosen, "families restricted in the config"
+
+
 def dominant_period(y: np.ndarray, max_period: int = MAX_SEASON) -> int:
     """The season length of a series: the lag of the highest autocorrelation peak (1: none)."""
     y = np.asarray(y, dtype=float)
@@ -79,13 +92,7 @@ def _scenario(profile: dict, config, facade: str) -> tuple[dict, str]:
 def builtin_plan(profile: dict, config) -> dict:
     opt = config.optimizer
     template = template_family(profile)
-    families, why_families = choose_families(profile)
-    if opt.families:
-        chosen = [f for f in opt.families if f in families]
-        if not chosen:
-            raise ConfigError(f"optimizer.families: none of {', '.join(opt.families)} is offered "
-                              f"for this {template} data; choose from {', '.join(families)}")
-        families, why_families = chosen, "families restricted in the config"
+    families, why_families = restrict_families(profile, opt.families)
     if opt.facade != "auto":
         facade = opt.facade
     else:

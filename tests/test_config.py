@@ -68,6 +68,8 @@ def _cli(tmp_path, capsys, yaml_text: str, *extra: str) -> tuple[int, str]:
         ("dataset:\n  name: diabetes\nmetric: accuracy\n", "metric: 'accuracy' does not fit a regression task"),
         ("dataset:\n  name: iris\nmetric: rmse\n", "metric: 'rmse' does not fit a classification task"),
         ("dataset: [\n", "not valid YAML"),
+        ("dataset:\n  name: iris\noptimizer:\n  families: [cnn]\n",
+         "optimizer.families: none of cnn is offered for this tabular data; choose from hgb"),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, yaml_text, expected):
