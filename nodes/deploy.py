@@ -29,6 +29,11 @@ def _append_baselines(report: str, metric: str, scores: dict, baselines: dict) -
     for name, values in baselines.items():
         lines.append(f"| {name}: {values['description']} | "
                      + " | ".join(f"{values[n]:.4f}" for n in names) + " |")
+    # Said in words, because a forecast that loses to a trivial one should not go unnoticed.
+    better = (lambda a, b: a > b) if metric == "r2" else (lambda a, b: a < b)
+    beaten_by = [name for name, values in baselines.items() if better(values[metric], scores[metric])]
+    lines += ["", f"On {metric}, this run's model is worse than: {', '.join(beaten_by)}." if beaten_by
+              else f"On {metric}, this run's model beats every baseline."]
     with open(report, "a") as fh:
         fh.write("\n".join(lines) + "\n")
 

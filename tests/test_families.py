@@ -78,7 +78,11 @@ def test_timeseries_family_on_sunspots(runs_dir):
     assert set(baselines) == {"naive", "seasonal_naive", "autoregressive"}
     # Clearly better than repeating the last value (a test MAE of ~49 on these years).
     assert metrics["test"]["mae"] < baselines["naive"]["mae"]
-    assert "Baselines on the sealed test steps" in (runs_dir / "sunspots" / "report.md").read_text()
+    report = (runs_dir / "sunspots" / "report.md").read_text()
+    assert "Baselines on the sealed test steps" in report
+    beaten_by = [name for name, values in baselines.items() if values["mae"] < metrics["test"]["mae"]]
+    verdict = (f"is worse than: {', '.join(beaten_by)}." if beaten_by else "beats every baseline.")
+    assert f"On mae, this run's model {verdict}" in report
     source = (runs_dir / "sunspots" / "code" / "final" / "train.py").read_text()
     assert "HORIZON = 30" in source and "shuffle=True" not in source and "KFold" not in source
 
