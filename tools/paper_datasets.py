@@ -26,6 +26,7 @@ import io
 import os
 import pickle
 import tarfile
+import warnings
 import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -412,10 +413,12 @@ def _fetch_bydate(data_home: str | None, download: bool) -> dict[str, tuple[list
     out = {}
     for subset in ("train", "test"):
         try:
-            bunch = fetch_20newsgroups(
-                data_home=home, subset=subset, shuffle=False, download_if_missing=download,
-                n_retries=1, delay=1.0,
-            )
+            with warnings.catch_warnings():  # its retry warning would be a second error line
+                warnings.simplefilter("ignore")
+                bunch = fetch_20newsgroups(
+                    data_home=home, subset=subset, shuffle=False, download_if_missing=download,
+                    n_retries=1, delay=1.0,
+                )
         except OSError as exc:  # not cached (download off) or no network (URLError)
             tried = f" and could not be downloaded ({exc})" if download else ""
             raise DatasetError(
