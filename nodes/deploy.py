@@ -15,7 +15,7 @@ import numpy as np
 
 from nodes.common import RunFailed, log, run_config, run_folder, sandbox_for
 from tools.baselines import forecasting_baselines
-from tools.metrics import loss_to_score, test_metrics
+from tools.metrics import SCORE_METRICS, loss_to_score, test_metrics
 from tools.report import write_report
 
 
@@ -30,8 +30,8 @@ def _append_baselines(report: str, metric: str, scores: dict, baselines: dict) -
         lines.append(f"| {name}: {values['description']} | "
                      + " | ".join(f"{values[n]:.4f}" for n in names) + " |")
     # Said in words, because a forecast that loses to a trivial one should not go unnoticed.
-    better = (lambda a, b: a > b) if metric == "r2" else (lambda a, b: a < b)
-    beaten_by = [name for name, values in baselines.items() if better(values[metric], scores[metric])]
+    sign = 1 if metric in SCORE_METRICS else -1  # higher is better for scores, lower for errors
+    beaten_by = [name for name, values in baselines.items() if sign * (values[metric] - scores[metric]) > 0]
     lines += ["", f"On {metric}, this run's model is worse than: {', '.join(beaten_by)}." if beaten_by
               else f"On {metric}, this run's model beats every baseline."]
     with open(report, "a") as fh:
