@@ -2,8 +2,8 @@
 
 Written by the built-in coder from an expert template. A variance-stabilising transform
 of the target (square root or log for counts such as sunspots), a window of lags,
-rolling means and spreads, lags one and two seasons back and the phase within the season
-feed one regressor, which forecasts recursively (each prediction becomes the next lag).
+rolling means and spreads, and lags one and two seasons back feed one regressor, which
+forecasts recursively (each prediction becomes the next lag).
 There is deliberately no fixed-phase (sine/cosine of the season) feature: a cycle such as
 the sunspots' drifts in length, and a fixed phase extrapolated decades ahead misleads
 the forecast while the validation on older years rewards it.

@@ -71,8 +71,6 @@ def _row(history, t, config):
                 row.append(past[t - k] if t - k >= 0 else past[0])
         around = past[max(0, t - SEASON - 1):max(1, t - SEASON + 2)]
         row.append(float(np.mean(around)))
-    if config.get("ts:phase") and SEASON > 1:  # a space that asks for the season's phase
-        row += [np.sin(2 * np.pi * t / SEASON), np.cos(2 * np.pi * t / SEASON)]
     return row
 
 
