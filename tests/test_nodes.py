@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import pickle
 
 import numpy as np
@@ -11,6 +12,7 @@ from langgraph.types import Send
 from graph.config import ConfigError, parse_config
 from nodes.code import code, route_to_coders
 from nodes.initialize import initialize
+from nodes.optimize import optimize
 from nodes.plan import builtin_plan, choose_families, plan
 from nodes.verify import VerificationReport, route_after_verify, static_check, verify
 
@@ -154,3 +156,21 @@ def test_static_check_reads_signatures_without_running_code():
     report = VerificationReport("configspace", 1)
     static_check("configspace", "def get_configspace(:\n", report)
     assert "syntax error at line 1" in report.error()
+
+
+def test_optimize_stops_a_trial_at_the_search_walltime(tmp_path):
+    """The walltime bounds the search even when one trial would run far longer."""
+    import time
+
+    config = _config(optimizer={"n_trials": 4, "walltime": 3}, sandbox={"trial_timeout": 120})
+    state = {"config": config, "run_dir": str(tmp_path / "iris")}
+    state = _coded({**state, **initialize(state)})
+    state.update(verify(state))
+    (tmp_path / "iris" / "code" / "final" / "train.py").write_text(
+        "import time\n\ndef train(config, data, seed=0, budget=None):\n    time.sleep(600)\n")
+    started = time.monotonic()
+    search = optimize(state)["search"]
+    assert time.monotonic() - started < 30, "the trial was given the 120 s trial timeout"
+    assert search["stopped_by"] == "walltime" and search["status_counts"] == {"timeout": 1}
+    rows = list(csv.DictReader(open(tmp_path / "iris" / "trials.csv")))
+    assert "stopped at the search walltime (3 s)" in rows[0]["error"]
