@@ -80,6 +80,11 @@ def test_timeseries_family_on_sunspots(runs_dir):
     assert metrics["test"]["mae"] < baselines["naive"]["mae"]
     report = (runs_dir / "sunspots" / "report.md").read_text()
     assert "Baselines on the sealed test steps" in report
+    # Each baseline also validated on the model's forward-chaining origins, for the CV column.
+    assert all(values["cv"]["mae"] > 0 for values in baselines.values())
+    assert f"| **this run's model** | {metrics['cv']['mae']:.4f} |" in report
+    ar = baselines["autoregressive"]
+    assert f"| autoregressive: {ar['description']} | {ar['cv']['mae']:.4f} |" in report
     beaten_by = [name for name, values in baselines.items() if values["mae"] < metrics["test"]["mae"]]
     verdict = (f"is worse than: {', '.join(beaten_by)}." if beaten_by else "beats every baseline.")
     assert f"On mae, this run's model {verdict}" in report
