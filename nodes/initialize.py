@@ -54,7 +54,7 @@ def resolve_config(state: dict) -> RunConfig:
     raise ConfigError("give the graph a 'config_path' (a YAML file) or a 'config' mapping")
 
 
-def _clean_features(X: Any) -> Any:
+def clean_features(X: Any) -> Any:
     """Categorical columns as plain objects with NaN for missing: what scikit-learn expects."""
     if not isinstance(X, pd.DataFrame):
         return X
@@ -94,10 +94,10 @@ def prepare_data(config: RunConfig) -> PreparedData:
     task = spec.task if spec.task != "auto" else infer_task(data.y, data.task_hint)
     metric = config.metric if config.metric != "auto" else default_metric(task)
     _check_task_and_metric(task, metric, data.y)
-    X, y = _clean_features(data.X), np.asarray(data.y)
+    X, y = clean_features(data.X), np.asarray(data.y)
     if data.has_test_split:
         split = "the data set's own test split" if spec.name else f"your test file {spec.test_path}"
-        return PreparedData(X, y, _clean_features(data.X_test), np.asarray(data.y_test),
+        return PreparedData(X, y, clean_features(data.X_test), np.asarray(data.y_test),
                             task, metric, data.modality, split, data.extra)
     stratify = None
     if task == "classification" and np.unique(y, return_counts=True)[1].min() >= 2:

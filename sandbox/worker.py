@@ -140,20 +140,13 @@ def op_train(req: dict, roots: dict, data) -> dict:
     return clean
 
 
-def op_fit_predict(req: dict, roots: dict, data) -> dict:
-    """Fit the final model on all of `data`, save it, predict the features in `predict`."""
+def _predict(module, model, roots: dict, features_file: str) -> dict:
+    """The model's predictions (and class probabilities, where it has them) for the
+    features in `features_file`, a pickle of {"X": ...} in the data folder."""
     import numpy as np
 
-    module = _load_module(roots["code"] / req["module"], "generated_train")
-    fit = _require(module, "fit")
     predict = _require(module, "predict")
-    model = fit(dict(req["config"]), data, seed=int(req.get("seed", 0)))
-    if req.get("artifact"):
-        if roots.get("artifacts") is None:
-            raise ContractError("this sandbox has no artifacts folder to save the model in")
-        with open(roots["artifacts"] / req["artifact"], "wb") as fh:
-            pickle.dump(model, fh)
-    with open(roots["data"] / req["predict"], "rb") as fh:
+    with open(roots["data"] / features_file, "rb") as fh:
         features = pickle.load(fh)["X"]
     y_pred = np.asarray(predict(model, features))
     if len(y_pred) != len(features):
@@ -166,6 +159,29 @@ def op_fit_predict(req: dict, roots: dict, data) -> dict:
         if proba is not None:
             out["y_proba"] = np.asarray(proba, dtype=float).tolist()
     return out
+
+
+def op_fit_predict(req: dict, roots: dict, data) -> dict:
+    """Fit the final model on all of `data`, save it, predict the features in `predict`."""
+    module = _load_module(roots["code"] / req["module"], "generated_train")
+    _require(module, "predict")  # before the fit: a missing predict() should not cost a refit
+    model = _require(module, "fit")(dict(req["config"]), data, seed=int(req.get("seed", 0)))
+    if req.get("artifact"):
+        if roots.get("artifacts") is None:
+            raise ContractError("this sandbox has no artifacts folder to save the model in")
+        with open(roots["artifacts"] / req["artifact"], "wb") as fh:
+            pickle.dump(model, fh)
+    return _predict(module, model, roots, req["predict"])
+
+
+def op_predict(req: dict, roots: dict, data) -> dict:
+    """Load a saved model from the artifacts folder and predict the features in `predict`."""
+    module = _load_module(roots["code"] / req["module"], "generated_train")
+    if roots.get("artifacts") is None:
+        raise ContractError("this sandbox has no artifacts folder to load the model from")
+    with open(roots["artifacts"] / req["artifact"], "rb") as fh:
+        model = pickle.load(fh)
+    return _predict(module, model, roots, req["predict"])
 
 
 def op_probe(req: dict, roots: dict, data) -> dict:
@@ -183,6 +199,7 @@ OPS = {
     "configspace": op_configspace,
     "train": op_train,
     "fit_predict": op_fit_predict,
+    "predict": op_predict,
     "probe": op_probe,
 }
 

@@ -24,6 +24,12 @@ def run_agent(*args: str, runs_dir: Path, timeout: float = 600, env: dict | None
     )
 
 
+def run_predict(run: Path, data: Path, *args: str) -> subprocess.CompletedProcess:
+    """`python -m graph.predict RUN DATA ...` in a child process."""
+    return subprocess.run([sys.executable, "-m", "graph.predict", str(run), str(data), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
 def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
 

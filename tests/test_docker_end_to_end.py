@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import pickle
 
+import pandas as pd
 import pytest
 
 from graph.config import parse_config
@@ -12,7 +14,7 @@ from nodes.initialize import initialize
 from nodes.optimize import optimize
 from nodes.plan import plan
 from nodes.verify import verify
-from tests.conftest import read_json, run_agent
+from tests.conftest import read_json, run_agent, run_predict
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -59,6 +61,14 @@ def test_iris_end_to_end_in_docker(docker_ready, runs_dir):
     metrics = read_json(runs_dir / "iris" / "metrics.json")
     assert metrics["test"]["accuracy"] >= 0.9 and metrics["trials"]["finished"] == 8
     assert "sandbox: docker" in result.stderr
+    # Predicting with the saved model happens in the sandbox it was fitted in: Docker here.
+    sealed = pickle.loads((runs_dir / "iris" / "sealed" / "test.pkl").read_bytes())
+    rows = runs_dir / "rows.csv"
+    sealed["X"].to_csv(rows, index=False)
+    result = run_predict(runs_dir / "iris", rows, "-o", runs_dir / "predictions.csv")
+    assert result.returncode == 0, result.stderr[-2000:]
+    predictions = pd.read_csv(runs_dir / "predictions.csv")["prediction"]
+    assert (predictions == sealed["y"]).mean() == pytest.approx(metrics["test"]["accuracy"])
 
 
 def test_misbehaving_trials_get_smac_statuses_and_the_search_goes_on(docker_ready, tmp_path):

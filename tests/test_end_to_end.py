@@ -14,7 +14,7 @@ import time
 import pandas as pd
 import pytest
 
-from tests.conftest import FAST, ROOT, read_json, run_agent
+from tests.conftest import FAST, ROOT, read_json, run_agent, run_predict
 
 pytestmark = pytest.mark.slow
 
@@ -88,6 +88,30 @@ def test_own_csv_with_categoricals_and_missing_values(runs_dir, tmp_path):
     metrics = read_json(run / "metrics.json")
     assert metrics["test"]["balanced_accuracy"] > 0.6  # chance is 0.5
     assert metrics["test"]["roc_auc"] > 0.75
+
+    # The user's next step: predict new rows from a CSV with the saved model. Given the
+    # sealed rows (target column included, and ignored), it reproduces deploy's score.
+    from sklearn.metrics import balanced_accuracy_score
+
+    sealed = pickle.loads((run / "sealed" / "test.pkl").read_bytes())
+    rows = tmp_path / "new_rows.csv"
+    sealed["X"].assign(income=sealed["y"]).to_csv(rows, index=False)
+    out = tmp_path / "predictions.csv"
+    result = run_predict(run, rows, "-o", out)
+    assert result.returncode == 0, result.stderr[-2000:]
+    predictions = pd.read_csv(out)
+    assert len(predictions) == len(sealed["y"])
+    assert balanced_accuracy_score(sealed["y"], predictions["prediction"]) == pytest.approx(
+        metrics["test"]["balanced_accuracy"])
+    proba = predictions.filter(like="proba_")
+    assert proba.shape[1] == 2 and (proba.sum(axis=1) - 1).abs().max() < 1e-6
+
+    # Bad input: one line that says what to fix.
+    sealed["X"].drop(columns=["age"]).to_csv(rows, index=False)
+    result = run_predict(run, rows)
+    assert result.returncode == 2 and result.stderr.strip() == f"error: {rows}: missing the training column(s) age"
+    result = run_predict(tmp_path, rows)
+    assert result.returncode == 2 and "not a finished run" in result.stderr
 
 
 def test_a_second_run_never_overwrites_the_first(runs_dir):

@@ -1,0 +1,150 @@
+"""Predict with a finished run's model: python -m graph.predict RUN_DIR DATA [-o predictions.csv]
+
+DATA is a CSV or Parquet table with the training columns (the target column, if there,
+is ignored) or a `.npz` file with an `X` array. The model is a pickle written by generated
+code, so it is loaded and used only inside a sandbox, as at deploy: the features go into a
+fresh folder the sandbox reads, never into the run folder. Predictions are written as CSV:
+a `prediction` column and, for a classifier with probabilities, one `proba_<class>` column
+per class.
+
+Exit codes: 0 done, 2 bad input (run folder, data file, columns; one line saying what
+to fix), 1 the model failed to predict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from graph.config import ConfigError, load_config
+from nodes.initialize import clean_features
+
+EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+FEATURES = "predict.pkl"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m graph.predict", description=__doc__.splitlines()[0])
+    parser.add_argument("run", help="a finished run folder, e.g. runs/iris")
+    parser.add_argument("data", help="rows to predict: .csv, .parquet, or .npz with an X array")
+    parser.add_argument("-o", "--output", help="CSV file to write (default: standard output)")
+    parser.add_argument("--backend", choices=("docker", "process"),
+                        help="sandbox to predict in (default: the one the run used)")
+    return parser.parse_args(argv)
+
+
+def finished_run(run_dir: Path) -> Path:
+    for name in ("model/model.pkl", "code/final/train.py", "config.yaml", "sandbox_data/train.pkl"):
+        if not (run_dir / name).exists():
+            raise ConfigError(f"{run_dir}: not a finished run (no {name}); finish it with "
+                              "python -m graph.run CONFIG --resume")
+    return run_dir
+
+
+def run_backend(run_dir: Path) -> str:
+    """The sandbox backend the run fitted its model in (initialize logs it)."""
+    for line in (run_dir / "events.jsonl").read_text().splitlines():
+        backend = json.loads(line).get("backend")
+        if backend:
+            return backend
+    return "process"
+
+
+def read_rows(path: Path, training_X):
+    """The rows to predict, shaped like the training features; ConfigError if they are not."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as arrays:
+            if "X" not in arrays:
+                raise ConfigError(f"{path}: no array named X (it has {', '.join(arrays.files) or 'none'})")
+            X = arrays["X"]
+        expected = np.shape(training_X)[1:]
+        if X.shape[1:] != expected:
+            raise ConfigError(f"{path}: X has rows of shape {X.shape[1:]}; the model was trained on rows of "
+                              f"shape {expected}")
+        if isinstance(training_X, pd.DataFrame):  # a table saved as arrays: the training column names
+            return clean_features(pd.DataFrame(X, columns=list(training_X.columns)))
+        return X
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise ConfigError(f"{path}: expected a .csv, .parquet or .npz file")
+    try:
+        X = pd.read_parquet(path) if suffix != ".csv" else pd.read_csv(path)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
+        raise ConfigError(f"{path}: cannot read it ({type(exc).__name__}: {exc})") from None
+    if not isinstance(training_X, pd.DataFrame):
+        raise ConfigError(f"{path}: this model was trained on arrays; give a .npz file with X")
+    X.columns = [str(c) for c in X.columns]
+    missing = [c for c in training_X.columns if c not in X.columns]
+    if missing:
+        raise ConfigError(f"{path}: missing the training column(s) {', '.join(missing)}")
+    # The training columns in the training order; the target and anything extra are ignored.
+    return clean_features(X[list(training_X.columns)])
+
+
+def predict(run_dir: Path, rows, backend: str) -> dict:
+    """{"y_pred", "y_proba"} from the run's model, computed inside a sandbox."""
+    from sandbox import Limits, Workspace, open_sandbox
+
+    config = load_config(run_dir / "config.yaml")
+    limits = Limits(timeout=config.sandbox.trial_timeout, memory_mb=config.sandbox.memory_mb,
+                    cpus=config.sandbox.cpus, pids=config.sandbox.pids)
+    with tempfile.TemporaryDirectory(prefix="automl-predict-") as folder:
+        Path(folder).chmod(0o755)  # the Docker sandbox reads it as an unprivileged user
+        with open(Path(folder) / FEATURES, "wb") as fh:
+            pickle.dump({"X": rows}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        (Path(folder) / FEATURES).chmod(0o644)
+        workspace = Workspace(code=run_dir / "code", data=Path(folder), artifacts=run_dir / "model")
+        with open_sandbox(backend, workspace, limits, name=f"{run_dir.name}-predict") as sandbox:
+            outcome = sandbox.call("predict", module="final/train.py", artifact="model.pkl", predict=FEATURES)
+    if not outcome.ok:
+        raise RuntimeError(f"the model failed to predict: {outcome.describe()}")
+    return outcome.result
+
+
+def as_table(result: dict, classes: list | None) -> pd.DataFrame:
+    table = pd.DataFrame({"prediction": result["y_pred"]})
+    proba = result.get("y_proba")
+    if proba is not None and classes and np.shape(proba)[1:] == (len(classes),):
+        for i, label in enumerate(classes):
+            table[f"proba_{label}"] = np.asarray(proba)[:, i]
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from sandbox import SandboxError
+
+    try:
+        run_dir = finished_run(Path(args.run))
+        with open(run_dir / "sandbox_data" / "train.pkl", "rb") as fh:
+            training = pickle.load(fh)  # the agent's own pickle of the training split
+        rows = read_rows(Path(args.data), training["X"])
+        if len(rows) == 0:
+            raise ConfigError(f"{args.data}: no rows to predict")
+        result = predict(run_dir, rows, args.backend or run_backend(run_dir))
+    except (ConfigError, SandboxError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    table = as_table(result, training["info"].get("classes"))
+    if args.output:
+        table.to_csv(args.output, index=False)
+        print(f"{len(table)} predictions written to {args.output}", file=sys.stderr)
+    else:
+        table.to_csv(sys.stdout, index=False)
+    return EXIT_DONE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
