@@ -9,10 +9,13 @@ above chance. Budgets here say nothing about accuracy at the configs' defaults; 
 from __future__ import annotations
 
 import importlib.util
+import pickle
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from tests.conftest import FAST, read_json, run_agent
+from tests.conftest import FAST, read_json, run_agent, run_predict
 
 pytestmark = pytest.mark.slow
 
@@ -53,6 +56,15 @@ def test_image_family_cnn_on_mnist_slice(runs_dir):
     test = metrics["test"]
     assert set(test) >= {"accuracy", "balanced_accuracy", "f1_macro", "log_loss", "roc_auc"}
     assert test["accuracy"] > 0.6, test  # chance is 0.1
+    # Predicting images from a .npz with the saved CNN reproduces deploy's score.
+    sealed = pickle.loads((runs_dir / "mnist" / "sealed" / "test.pkl").read_bytes())
+    np.savez(runs_dir / "digits.npz", X=sealed["X"])
+    result = run_predict(runs_dir / "mnist", runs_dir / "digits.npz", "-o", runs_dir / "predictions.csv")
+    assert result.returncode == 0, result.stderr[-2000:]
+    predictions = pd.read_csv(runs_dir / "predictions.csv")
+    assert predictions.filter(like="proba_").shape == (300, 10)
+    accuracy = float(np.mean(predictions["prediction"].to_numpy() == sealed["y"]))
+    assert accuracy == pytest.approx(test["accuracy"], abs=1 / 300)  # one borderline image at most
 
 
 def test_tabular_family_on_adult_slice(runs_dir):
