@@ -54,6 +54,7 @@ def test_iris_end_to_end(runs_dir):
     assert {"balanced_accuracy", "f1_macro", "log_loss", "roc_auc"} <= set(metrics["test"])
     assert metrics["trials"]["finished"] == 10
     assert "test score accuracy" in result.stdout and str(run / "model" / "model.pkl") in result.stdout
+    assert f"python -m graph.predict {run} rows.csv" in (run / "report.md").read_text()
     rows = list(csv.DictReader(open(run / "trials.csv")))
     assert len(rows) == 10 and all(r["status"] == "success" for r in rows)
 

@@ -75,7 +75,8 @@ def write_report(run: RunFolder, state: dict, metrics: dict) -> str:
         "|---|---|",
     ]
     lines += [f"| {k} | {'-' if v is None else f'{v:.4f}'} |" for k, v in metrics["test"].items()]
-    lines += ["", "Model: `model/model.pkl` (load it inside a sandbox), its configuration: `model/config.json`.", ""]
+    lines += ["", "Model: `model/model.pkl` (load it inside a sandbox), its configuration: `model/config.json`. "
+              f"Predict new rows with it: `python -m graph.predict {run.root} rows.csv -o predictions.csv`.", ""]
 
     lines += ["## Data", f"- {profile['n_rows']} training rows, task **{profile['task']}**, "
               f"modality {profile['modality']}."]
