@@ -1,13 +1,13 @@
 # Two commands do everything on a fresh machine (see README.md):
 #   make run    set up, then run the agent on $(CONFIG)
-#   make test   set up (packages, data, Docker engine, sandbox image), then run the tests
+#   make test   set up (packages, data, Docker engine, sandbox image, PostgreSQL), then run the tests
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CONFIG ?= configs/mnist.yaml
 ARGS ?=
 
-.PHONY: run test setup data engine image lint
+.PHONY: run test setup data engine image postgres lint
 
 setup: $(VENV)/.installed
 
@@ -26,10 +26,14 @@ engine:
 image: setup engine
 	$(PY) -m sandbox.build
 
+# A throwaway PostgreSQL server on loopback, for the tests of PostgreSQL checkpoints.
+postgres:
+	bash scripts/postgres.sh >/dev/null
+
 run: setup data
 	$(PY) -m graph.run $(CONFIG) $(ARGS)
 
-test: setup data engine image
+test: setup data engine image postgres
 	$(PY) -m pytest $(ARGS)
 
 lint: setup

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tools.llm import LLMSettings
 from tools.templates import TEMPLATE_FAMILIES
@@ -101,6 +102,23 @@ class RunConfig(Section):
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    checkpoints: str | None = Field(
+        None, description="PostgreSQL URL for the LangGraph checkpoints (postgresql://user@host:port/db); "
+                          "default: SQLite in the run folder")
+
+    @field_validator("checkpoints")
+    @classmethod
+    def _postgres_url(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError(f"checkpoints: expected a postgresql:// URL, got {url!r}")
+        if parts.password:
+            # The resolved config is saved in the run folder; libpq reads passwords elsewhere.
+            raise ValueError("checkpoints: keep the password out of the URL (it is saved in the run folder); "
+                             "set PGPASSWORD or use ~/.pgpass")
+        return url
 
     @model_validator(mode="after")
     def _metric_fits_task(self) -> RunConfig:

@@ -10,7 +10,8 @@ import argparse
 import logging
 import sqlite3
 import sys
-from contextlib import closing
+import uuid
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from graph.config import ConfigError, RunConfig, load_config
@@ -29,11 +30,58 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+SQLITE = "checkpoints.sqlite"  # a run's checkpoints in its own folder (the default)
+RUN_ID = "run_id"  # or its thread in the PostgreSQL database of `checkpoints:`
+
+
 def find_run(runs_dir: Path, name: str) -> Path | None:
-    """The run to resume: runs/<name>, or its newest numbered sibling with a checkpoint."""
+    """The run to resume: runs/<name>, or its newest numbered sibling with checkpoints."""
     candidates = [runs_dir / name, *runs_dir.glob(f"{name}-*")]
-    candidates = [c for c in candidates if (c / "checkpoints.sqlite").exists()]
-    return max(candidates, key=lambda c: (c / "checkpoints.sqlite").stat().st_mtime, default=None)
+    candidates = [c for c in candidates if (c / SQLITE).exists() or (c / RUN_ID).exists()]
+
+    def last_activity(run: Path) -> float:
+        return max(p.stat().st_mtime for p in (run / SQLITE, run / RUN_ID, run / "events.jsonl") if p.exists())
+
+    return max(candidates, key=last_activity, default=None)
+
+
+def connect_postgres(url: str):
+    """A connection as LangGraph's PostgresSaver wants it; a ConfigError if none can be had."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    try:
+        return psycopg.Connection.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"checkpoints: cannot connect to {url}: {reason}") from None
+
+
+@contextmanager
+def open_checkpoints(config: RunConfig, run_dir: Path):
+    """(checkpointer, thread id): SQLite in the run folder, or the PostgreSQL database the
+    config names, where the run's thread is a random id kept in the run folder (run names
+    repeat across machines that share the database)."""
+    in_postgres, in_sqlite = (run_dir / RUN_ID).exists(), (run_dir / SQLITE).exists()
+    if config.checkpoints and in_sqlite:
+        raise ConfigError(f"{run_dir}: its checkpoints are in {SQLITE}, not PostgreSQL; "
+                          "resume it with checkpoints unset")
+    if not config.checkpoints and in_postgres:
+        raise ConfigError(f"{run_dir}: its checkpoints are in PostgreSQL; resume it with the same checkpoints URL")
+    if not config.checkpoints:
+        from langgraph.checkpoint.sqlite import SqliteSaver
+
+        with closing(sqlite3.connect(run_dir / SQLITE, check_same_thread=False)) as connection:
+            yield SqliteSaver(connection), run_dir.name
+        return
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    with connect_postgres(config.checkpoints) as connection:
+        saver = PostgresSaver(connection)
+        saver.setup()  # creates or migrates LangGraph's tables; a no-op when they are current
+        if not in_postgres:
+            (run_dir / RUN_ID).write_text(uuid.uuid4().hex + "\n")
+        yield saver, (run_dir / RUN_ID).read_text().strip()
 
 
 def llm_usage_line(values: dict) -> str | None:
@@ -99,6 +147,8 @@ def preflight(config: RunConfig) -> None:
     restrict_families({"n_rows": len(data.y_train), "task": data.task, "modality": data.modality},
                       config.optimizer.families)
     choose_backend(config.sandbox.backend)
+    if config.checkpoints:
+        connect_postgres(config.checkpoints).close()
     if config.llm.enabled:
         from tools.llm import LLMConfigError, read_api_key
 
@@ -111,8 +161,6 @@ def preflight(config: RunConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.quiet)
-
-    from langgraph.checkpoint.sqlite import SqliteSaver
 
     from graph.builder import build_graph
     from sandbox import SandboxError
@@ -137,17 +185,21 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(run_dir / "checkpoints.sqlite", check_same_thread=False)) as connection:
-        return run_graph(build_graph(SqliteSaver(connection)), run_dir, config, args.config)
+    try:
+        with open_checkpoints(config, run_dir) as (checkpointer, thread_id):
+            return run_graph(build_graph(checkpointer), thread_id, run_dir, config, args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
 
 
-def run_graph(graph, run_dir: Path, config: RunConfig, config_path: str) -> int:
+def run_graph(graph, thread_id: str, run_dir: Path, config: RunConfig, config_path: str) -> int:
     """Start, resume or just summarise the run in `run_dir`; returns the exit code."""
     from nodes.common import RunFailed
     from sandbox import SandboxError
     from tools.datasets import DatasetError
 
-    thread = {"configurable": {"thread_id": run_dir.name}, "recursion_limit": 100}
+    thread = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
     existing = graph.get_state(thread)
     if existing.values and not existing.next:
         print(summary(existing.values))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,23 @@ def run_agent(*args: str, runs_dir: Path, timeout: float = 600, env: dict | None
         cwd=ROOT, capture_output=True, text=True, timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def kill_mid_search(args: list[str], runs_dir: Path, run: str, after_trials: int = 5) -> list[str]:
+    """Start `python -m graph.run ARGS`, kill -9 it once `after_trials` trials are logged;
+    returns the trial lines written before the kill."""
+    proc = subprocess.Popen([sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    trials = runs_dir / run / "trials.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if trials.exists() and len(trials.read_text().splitlines()) >= after_trials:
+            break
+        assert proc.poll() is None, "the run ended before it could be killed"
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return [line for line in trials.read_text().splitlines() if line.strip()]
 
 
 def run_predict(run: Path, data: Path, *args: str) -> subprocess.CompletedProcess:

@@ -42,6 +42,8 @@ def test_set_overrides_are_validated_like_the_file():
         ({"dataset": {"path": "train.csv"}}, "dataset.target: name the target column"),
         ({}, "dataset: required field is missing"),
         ({"dataset": {"name": "iris", "path": "x.csv", "target": "y"}}, "give either dataset.name"),
+        ({**IRIS, "checkpoints": "mysql://db/runs"}, "checkpoints: expected a postgresql:// URL, got 'mysql://db/runs'"),
+        ({**IRIS, "checkpoints": "postgresql://me:secret@db/runs"}, "checkpoints: keep the password out of the URL"),
     ],
 )
 def test_bad_config_names_the_field(data, expected):

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import pickle
-import signal
-import subprocess
-import sys
-import time
 
 import pandas as pd
 import pytest
 
-from tests.conftest import FAST, ROOT, read_json, run_agent, run_predict
+from tests.conftest import FAST, kill_mid_search, read_json, run_agent, run_predict
 
 pytestmark = pytest.mark.slow
 
@@ -125,18 +120,7 @@ def test_a_second_run_never_overwrites_the_first(runs_dir):
 def test_kill_during_optimize_then_resume(runs_dir):
     """kill -9 mid-search; --resume repeats no finished node and no finished trial."""
     args = ["configs/iris.yaml", "--set", "optimizer.n_trials=16", *FAST]
-    proc = subprocess.Popen([sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    trials = runs_dir / "iris" / "trials.jsonl"
-    deadline = time.time() + 300
-    while time.time() < deadline:
-        if trials.exists() and len(trials.read_text().splitlines()) >= 5:
-            break
-        assert proc.poll() is None, "the run ended before it could be killed"
-        time.sleep(0.1)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    before = [line for line in trials.read_text().splitlines() if line.strip()]
+    before = kill_mid_search(args, runs_dir, "iris")
     assert 5 <= len(before) < 16
 
     result = run_agent(*args, "--resume", runs_dir=runs_dir)

@@ -14,7 +14,7 @@
       model/               the refit model and its configuration
       metrics.json         CV and test scores, wall time, trial counts
       report.md            a readable account with plots
-      checkpoints.sqlite   LangGraph checkpoints (resume)
+      checkpoints.sqlite   LangGraph checkpoints (resume); or run_id, its thread in PostgreSQL
       events.jsonl         what happened, when
 """
 
