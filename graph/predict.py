@@ -41,7 +41,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def finished_run(run_dir: Path) -> Path:
-    for name in ("model/model.pkl", "code/final/train.py", "config.yaml", "sandbox_data/train.pkl"):
+    for name in ("model/model.pkl", "code/final/train.py", "config.yaml", "events.jsonl", "sandbox_data/train.pkl"):
         if not (run_dir / name).exists():
             raise ConfigError(f"{run_dir}: not a finished run (no {name}); finish it with "
                               "python -m graph.run CONFIG --resume")
@@ -76,12 +76,15 @@ def read_rows(path: Path, training_X):
         return X
     if suffix not in (".csv", ".parquet", ".pq"):
         raise ConfigError(f"{path}: expected a .csv, .parquet or .npz file")
-    try:
-        X = pd.read_parquet(path) if suffix != ".csv" else pd.read_csv(path)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
-        raise ConfigError(f"{path}: cannot read it ({type(exc).__name__}: {exc})") from None
     if not isinstance(training_X, pd.DataFrame):
         raise ConfigError(f"{path}: this model was trained on arrays; give a .npz file with X")
+    # Categorical training columns are read as text, so that codes such as ZIP "02134"
+    # stay the categories the model knows instead of becoming numbers.
+    text = {c: str for c in training_X.columns if not pd.api.types.is_numeric_dtype(training_X[c])}
+    try:
+        X = pd.read_parquet(path) if suffix != ".csv" else pd.read_csv(path, dtype=text)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
+        raise ConfigError(f"{path}: cannot read it ({type(exc).__name__}: {exc})") from None
     X.columns = [str(c) for c in X.columns]
     missing = [c for c in training_X.columns if c not in X.columns]
     if missing:

@@ -1,0 +1,55 @@
+"""graph.predict's reading of new rows: shaped like the training features, or one clear error.
+
+The end-to-end tests (own CSV, Docker iris, the image family) predict with real models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from graph.config import ConfigError
+from graph.predict import read_rows
+
+TRAINING = pd.DataFrame({"zip": ["02134", "10001"], "rooms": [3, 5], "area": [70.5, 120.0]})
+
+
+def test_csv_rows_take_the_training_columns_and_types(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("price,area,zip,rooms\n1,80.0,02134,4\n2,,00501,2\n")  # target first, another order
+    rows = read_rows(path, TRAINING)
+    assert list(rows.columns) == ["zip", "rooms", "area"]
+    assert rows["zip"].tolist() == ["02134", "00501"]  # codes stay text, leading zeros and all
+    assert np.isnan(rows["area"].iloc[1])
+
+
+def test_npz_rows_must_match_the_training_shape(tmp_path):
+    images = np.zeros((5, 28, 28), dtype=np.uint8)
+    np.savez(tmp_path / "ok.npz", X=np.ones((2, 28, 28), dtype=np.uint8))
+    assert read_rows(tmp_path / "ok.npz", images).shape == (2, 28, 28)
+    np.savez(tmp_path / "flat.npz", X=np.ones((2, 784)))
+    with pytest.raises(ConfigError, match=r"X has rows of shape \(784,\); the model was trained on rows of shape"):
+        read_rows(tmp_path / "flat.npz", images)
+    np.savez(tmp_path / "named.npz", images=np.ones((2, 28, 28)))
+    with pytest.raises(ConfigError, match="no array named X"):
+        read_rows(tmp_path / "named.npz", images)
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("rows.csv", "zip,area\n02134,70\n", "missing the training column(s) rooms"),
+    ("rows.json", "{}", "expected a .csv, .parquet or .npz file"),
+    ("rows.parquet", "not parquet", "cannot read it"),
+])
+def test_bad_rows_say_what_to_fix(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(ConfigError) as error:
+        read_rows(path, TRAINING)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_table_for_an_array_model_is_refused(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(ConfigError, match="trained on arrays; give a .npz file with X"):
+        read_rows(path, np.zeros((3, 2)))
