@@ -120,6 +120,7 @@ def summary(values: dict) -> str:
         "  test       " + ", ".join(f"{k} {v:.4f}" for k, v in metrics["test"].items() if v is not None),
         f"  saved      {metrics['model']}",
         f"  report     {values['deployment']['report']}",
+        f"  predict    python -m graph.predict {values['run_dir']} rows.csv -o predictions.csv",
     ]
     if llm:
         lines.append(llm)

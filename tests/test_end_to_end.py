@@ -50,6 +50,7 @@ def test_iris_end_to_end(runs_dir):
     assert metrics["trials"]["finished"] == 10
     assert "test score accuracy" in result.stdout and str(run / "model" / "model.pkl") in result.stdout
     assert f"python -m graph.predict {run} rows.csv" in (run / "report.md").read_text()
+    assert f"predict    python -m graph.predict {run} rows.csv" in result.stdout
     rows = list(csv.DictReader(open(run / "trials.csv")))
     assert len(rows) == 10 and all(r["status"] == "success" for r in rows)
 
