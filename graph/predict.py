@@ -95,11 +95,10 @@ def read_rows(path: Path, training_X):
 
 def predict(run_dir: Path, rows, backend: str) -> dict:
     """{"y_pred", "y_proba"} from the run's model, computed inside a sandbox."""
-    from sandbox import Limits, Workspace, open_sandbox
+    from nodes.common import sandbox_limits
+    from sandbox import Workspace, open_sandbox
 
-    config = load_config(run_dir / "config.yaml")
-    limits = Limits(timeout=config.sandbox.trial_timeout, memory_mb=config.sandbox.memory_mb,
-                    cpus=config.sandbox.cpus, pids=config.sandbox.pids)
+    limits = sandbox_limits(load_config(run_dir / "config.yaml"))
     with tempfile.TemporaryDirectory(prefix="automl-predict-") as folder:
         Path(folder).chmod(0o755)  # the Docker sandbox reads it as an unprivileged user
         with open(Path(folder) / FEATURES, "wb") as fh:

@@ -23,16 +23,20 @@ def run_config(state: dict) -> RunConfig:
     return RunConfig.model_validate(state["config"])
 
 
-def sandbox_for(state: dict, *, timeout: float | None = None, artifacts: bool = False,
-                name: str = "sandbox") -> Sandbox:
-    """A started sandbox that sees the run's code and training data (and model folder)."""
-    config, run = run_config(state), run_folder(state)
-    limits = Limits(
+def sandbox_limits(config: RunConfig, timeout: float | None = None) -> Limits:
+    """What one sandbox call of this run may use (the trial timeout unless given)."""
+    return Limits(
         timeout=timeout or config.sandbox.trial_timeout,
         memory_mb=config.sandbox.memory_mb,
         cpus=config.sandbox.cpus,
         pids=config.sandbox.pids,
     )
+
+
+def sandbox_for(state: dict, *, timeout: float | None = None, artifacts: bool = False,
+                name: str = "sandbox") -> Sandbox:
+    """A started sandbox that sees the run's code and training data (and model folder)."""
+    config, run = run_config(state), run_folder(state)
     workspace = Workspace(code=run.code, data=run.sandbox_data,
                           artifacts=run.folder("model") if artifacts else None)
-    return open_sandbox(state["backend"], workspace, limits, name=f"{run.name}-{name}")
+    return open_sandbox(state["backend"], workspace, sandbox_limits(config, timeout), name=f"{run.name}-{name}")
