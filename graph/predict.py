@@ -84,7 +84,8 @@ def read_rows(path: Path, training_X):
     try:
         X = pd.read_parquet(path) if suffix != ".csv" else pd.read_csv(path, dtype=text)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
-        raise ConfigError(f"{path}: cannot read it ({type(exc).__name__}: {exc})") from None
+        reason = (str(exc).strip().splitlines() or [""])[0]  # pandas ends some messages in a newline
+        raise ConfigError(f"{path}: cannot read it ({type(exc).__name__}: {reason})") from None
     X.columns = [str(c) for c in X.columns]
     missing = [c for c in training_X.columns if c not in X.columns]
     if missing:
