@@ -16,6 +16,15 @@ Written by the built-in coder from an expert template. Contract (checked by the 
 
 `data.y` is the series in time order; `data.X` holds its time stamps (e.g. a `year`
 column), used only to place the forecast steps.
+
+The forecast is a combination: the searched model's recursive forecast averaged with
+two statistical ones fitted on the same history, an AR(p) (order by AIC) and the
+seasonal-naive forecast. On a short series a search's winner is partly chosen for luck
+on the validation windows; averaging it with simple forecasts that err differently is
+the most reliable gain in the M-competitions. bench/forecast_selection.py measures it on
+the Sunspots training years: over 7 thirty-year windows the search's pick alone averaged
+MAE 25.5 and combined 22.3, against 23.8 for AR and 24.2 for seasonal naive alone.
+Validation scores the combination, so the CV is the error of what is deployed.
 """
 
 import time
@@ -32,6 +41,8 @@ HORIZON = 30
 SEASON = 11
 MIN_TRAIN = 60  # the shortest history a fold is fitted on
 ORIGIN_STRIDE = 0.5  # origins half a horizon apart
+COMBINE = True  # average the model's forecast with the AR and seasonal-naive ones (see above)
+AR_MAX_LAG = 30
 
 
 # ---- target transform and features ---------------------------------------------------
@@ -101,9 +112,43 @@ def _regressor(config, seed, budget):
     raise ValueError(f"unknown model family {family!r}")
 
 
+# ---- the statistical forecasts the model is combined with -----------------------------
+
+
+def _fit_autoregressive(series):
+    """Coefficients [constant, lag 1, ..., lag p] of an AR(p) by least squares, p in
+    1..AR_MAX_LAG chosen by AIC with every order fitted on the same rows (statsmodels'
+    ar_select_order; the sandbox has no statsmodels)."""
+    series = np.asarray(series, dtype=float)
+    max_lag = max(1, min(AR_MAX_LAG, len(series) // 4))
+
+    def least_squares(p, start):
+        X = np.column_stack([np.ones(len(series) - start)]
+                            + [series[start - k:len(series) - k] for k in range(1, p + 1)])
+        coef = np.linalg.lstsq(X, series[start:], rcond=None)[0]
+        return coef, float(np.sum((series[start:] - X @ coef) ** 2))
+
+    rows = len(series) - max_lag
+    order = min(range(1, max_lag + 1),
+                key=lambda p: rows * np.log(max(least_squares(p, max_lag)[1], 1e-300) / rows) + 2 * (p + 1))
+    return least_squares(order, order)[0]
+
+
+def _autoregressive_step(coef, path, t):
+    """AR's prediction for position t from path[:t]."""
+    return float(coef[0] + sum(coef[k] * path[t - k] for k in range(1, len(coef))))
+
+
+def _seasonal_naive(series, steps):
+    season = max(1, min(SEASON, len(series)))
+    last = np.asarray(series[-season:], dtype=float)
+    return np.asarray([last[i % season] for i in range(int(steps))])
+
+
 class Forecaster:
     """Regressors on lag features and the (transformed) history they forecast from: one,
-    or with `ts:blend` the model and a ridge, whose recursive forecasts are averaged."""
+    or with `ts:blend` the model and a ridge, whose recursive forecasts are averaged. With
+    COMBINE, that forecast is averaged with an AR(p) and the seasonal-naive forecast."""
 
     def __init__(self, config, seed=0, budget=None):
         self.config, self.seed, self.budget = config, seed, budget
@@ -111,18 +156,21 @@ class Forecaster:
         self.step = 1
 
     def fit(self, series):
-        self.history = _forward(series, self.config["ts:transform"])
+        self.series = np.asarray(series, dtype=float)
+        self.history = _forward(self.series, self.config["ts:transform"])
         start = min(int(self.config["ts:lags"]), len(self.history) - 10)
         X, y = _design(self.history, self.config, max(1, start))
         self.regressors = [_regressor(self.config, self.seed, self.budget).fit(X, y)]
         if self.config.get("ts:blend"):
             partner = {"model": "ridge", "ridge:alpha": self.config["blend:ridge_alpha"]}
             self.regressors.append(_regressor(partner, self.seed, self.budget).fit(X, y))
+        self.ar = _fit_autoregressive(self.series) if COMBINE else None
         return self
 
-    def forecast(self, steps):
-        """Each regressor forecasts recursively (its predictions become its next lags);
-        the paths are averaged on the original scale."""
+    def components(self, steps):
+        """{name: forecast} of the parts the forecast averages: the model (each regressor
+        forecasts recursively, its predictions becoming its next lags; the paths are
+        averaged on the original scale) and, with COMBINE, the AR and seasonal naive."""
         paths = []
         for regressor in self.regressors:
             path = list(self.history)
@@ -130,13 +178,28 @@ class Forecaster:
                 row = np.asarray([_row(np.asarray(path), len(path), self.config)], dtype=float)
                 path.append(float(regressor.predict(row)[0]))
             paths.append(_backward(path[len(self.history):], self.config["ts:transform"]))
-        return np.mean(paths, axis=0)
+        parts = {"model": np.mean(paths, axis=0)}
+        if self.ar is not None:
+            path = list(self.series)
+            for _ in range(int(steps)):
+                path.append(_autoregressive_step(self.ar, path, len(path)))
+            parts["autoregressive"] = np.asarray(path[len(self.series):])
+            parts["seasonal_naive"] = _seasonal_naive(self.series, steps)
+        return parts
+
+    def forecast(self, steps):
+        return np.mean(list(self.components(steps).values()), axis=0)
 
     def one_step(self, t):
         """The fitted value at position t of the history, from the true values before it."""
         row = np.asarray([_row(self.history, t, self.config)], dtype=float)
-        return float(np.mean([_backward(r.predict(row), self.config["ts:transform"])[0]
-                              for r in self.regressors]))
+        parts = [float(np.mean([_backward(r.predict(row), self.config["ts:transform"])[0]
+                                for r in self.regressors]))]
+        if self.ar is not None:
+            lags = len(self.ar) - 1
+            parts.append(_autoregressive_step(self.ar, self.series, t) if t >= lags else self.series[t - 1])
+            parts.append(self.series[t - SEASON] if t >= SEASON else self.series[t - 1])
+        return float(np.mean(parts))
 
 
 def _error(metric, truth, forecast):
