@@ -105,7 +105,8 @@ def predict(run_dir: Path, rows, backend: str) -> dict:
         with open(Path(folder) / FEATURES, "wb") as fh:
             pickle.dump({"X": rows}, fh, protocol=pickle.HIGHEST_PROTOCOL)
         (Path(folder) / FEATURES).chmod(0o644)
-        workspace = Workspace(code=run_dir / "code", data=Path(folder), artifacts=run_dir / "model")
+        workspace = Workspace(code=run_dir / "code", data=Path(folder), artifacts=run_dir / "model",
+                              artifacts_writable=False)
         with open_sandbox(backend, workspace, limits, name=f"{run_dir.name}-predict") as sandbox:
             outcome = sandbox.call("predict", module="final/train.py", artifact="model.pkl", predict=FEATURES)
     if not outcome.ok:

@@ -45,11 +45,13 @@ class Limits:
 
 @dataclass
 class Workspace:
-    """Host folders the sandbox sees: code and data read-only, artifacts writable."""
+    """Host folders the sandbox sees: code and data read-only, artifacts writable unless
+    `artifacts_writable` is False (predicting with a saved model only reads it)."""
 
     code: Path
     data: Path
     artifacts: Path | None = None
+    artifacts_writable: bool = True
 
 
 @dataclass

@@ -152,11 +152,13 @@ class DockerSandbox(Sandbox):
             str(Path(self.workspace.data).resolve()): {"bind": "/data", "mode": "ro"},
             str(self._io): {"bind": "/io", "mode": "rw"},
         }
-        if self.workspace.artifacts:
+        if self.workspace.artifacts and self.workspace.artifacts_writable:
             artifacts = Path(self.workspace.artifacts).resolve()
             artifacts.mkdir(parents=True, exist_ok=True)
             _open_to_sandbox_user(artifacts)
             mounts[str(artifacts)] = {"bind": "/artifacts", "mode": "rw"}
+        elif self.workspace.artifacts:  # read as it is: no chown, no chmod of the user's folder
+            mounts[str(Path(self.workspace.artifacts).resolve())] = {"bind": "/artifacts", "mode": "ro"}
         return mounts
 
     def _environment(self) -> dict:

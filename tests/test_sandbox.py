@@ -253,6 +253,28 @@ def test_docker_cannot_read_host_files(docker_sandbox, workspace):
 
 
 @pytest.mark.docker
+def test_docker_read_only_artifacts_are_readable_and_left_as_they_are(docker_ready, workspace, tmp_path):
+    # How `graph.predict` mounts a finished run's model folder: readable, not writable, and
+    # the folder's owner and mode untouched.
+    from sandbox.container import DockerSandbox
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.pkl").write_text("fitted")
+    model.chmod(0o777)  # so that only the mount can refuse a write
+    before = model.stat()
+    read_only = Workspace(code=workspace.code, data=workspace.data, artifacts=model, artifacts_writable=False)
+    with DockerSandbox(read_only, LIMITS, name="test-docker-ro").start() as sandbox:
+        wrote = train(sandbox, "write.py", folders=["/artifacts", "/tmp"])
+        read = train(sandbox, "read.py", paths=["/artifacts/model.pkl"])
+    assert wrote.ok and wrote.result["written"] == ["/tmp"], wrote.describe()
+    assert read.ok and read.result["seen"]["/artifacts/model.pkl"] == "fitted", read.describe()
+    after = model.stat()
+    assert (after.st_uid, after.st_mode) == (before.st_uid, before.st_mode)
+    assert sorted(p.name for p in model.iterdir()) == ["model.pkl"]
+
+
+@pytest.mark.docker
 def test_docker_host_environment_is_absent(docker_sandbox):
     outcome = train(docker_sandbox, "env.py")
     assert outcome.ok, outcome.describe()
