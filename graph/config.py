@@ -58,12 +58,27 @@ class OptimizerConfig(Section):
     n_trials: int = Field(50, ge=1, description="SMAC trials (configurations evaluated)")
     walltime: float = Field(600.0, gt=0, description="wall-clock budget of the search, seconds")
     workers: int = Field(1, ge=1, le=64, description="parallel trials, one warm sandbox each")
+    dask: str | None = Field(
+        None, description="run the trials on Dask: 'local' starts a LocalCluster of `workers` processes, "
+                          "tcp://host:port uses the workers of a running scheduler (they need the run "
+                          "folder at the same path); default: threads in this process")
     cv_folds: int = Field(5, ge=2, le=20, description="cross-validation folds inside the training split")
     families: list[Literal[ALL_FAMILIES]] | None = Field(
         None, description="restrict the model families (those that serve the data are kept)")
     max_crash_share: float = Field(0.5, ge=0, le=1, description="stop and recode above this share of crashed trials")
     crash_check_after: int = Field(
         5, ge=1, description="trials of a training function before its crash share is judged")
+
+
+    @field_validator("dask")
+    @classmethod
+    def _dask_address(cls, address: str | None) -> str | None:
+        if address is None or address == "local":
+            return address
+        if urlsplit(address).scheme not in ("tcp", "tls") or not urlsplit(address).port:
+            raise ValueError(f"optimizer.dask: expected 'local' or a scheduler address such as "
+                             f"tcp://host:8786, got {address!r}")
+        return address
 
 
 class CoderConfig(Section):

@@ -1,6 +1,7 @@
 """optimize: SMAC over the verified space; every trial runs in a warm sandbox.
 
-Each optimizer worker owns one sandbox for the whole search. A trial that times out,
+Each optimizer worker owns one sandbox for the whole search: a thread of this process, or
+with `optimizer.dask` a Dask worker (tools/dask_trials.py). A trial that times out,
 runs out of memory or crashes is told to SMAC with that status and the crash cost, and
 the search goes on. Killing the process loses no finished trial: SMAC's run history is
 saved after every trial and a resumed run continues from it.
@@ -19,7 +20,9 @@ from langgraph.graph import END
 from langgraph.types import Send
 
 from nodes.code import coder_tasks
-from nodes.common import log, run_config, run_folder, sandbox_for
+from nodes.common import log, run_config, run_folder, sandbox_for, sandbox_recipe
+from sandbox.base import CallOutcome
+from tools.dask_trials import DaskTrials
 from tools.metrics import crash_cost
 from tools.scenario import parse_scenario_source
 from tools.smac_tool import SmacSearch
@@ -70,8 +73,20 @@ def optimize(state: dict) -> dict:
               walltime=spec.walltime, workers=spec.n_workers, resumed_from=resumed_from)
 
     with ExitStack() as stack:
-        sandboxes = [stack.enter_context(sandbox_for(state, name=f"trial-worker-{i}"))
-                     for i in range(spec.n_workers)]
+        if config.optimizer.dask:
+            trials = stack.enter_context(DaskTrials(config.optimizer.dask, spec.n_workers,
+                                                    sandbox_recipe(state, name="trial")))
+
+            def run_trial(worker: int, request: dict, timeout: float) -> CallOutcome:
+                return trials.evaluate(request, timeout)
+        else:
+            sandboxes = [stack.enter_context(sandbox_for(state, name=f"trial-worker-{i}"))
+                         for i in range(spec.n_workers)]
+
+            def run_trial(worker: int, request: dict, timeout: float) -> CallOutcome:
+                outcome = sandboxes[worker].call("train", timeout=timeout, **request)
+                outcome.where = f"thread {worker}"
+                return outcome
 
         crashes: list[dict] = []
         before = search.result().status_counts
@@ -85,9 +100,8 @@ def optimize(state: dict) -> dict:
             # A trial never outlives the search's walltime (at least a second, so a trial
             # started at the last moment fails as a timeout rather than as a bad request).
             timeout = max(1.0, min(config.sandbox.trial_timeout, seconds_left))
-            outcome = sandboxes[worker].call("train", timeout=timeout, module="final/train.py",
-                                             data="train.pkl", config=trial_config, seed=seed,
-                                             budget=budget)
+            outcome = run_trial(worker, {"module": "final/train.py", "data": "train.pkl",
+                                         "config": trial_config, "seed": seed, "budget": budget}, timeout)
             if outcome.status == "timeout" and timeout < config.sandbox.trial_timeout:
                 outcome.error = f"stopped at the search walltime ({spec.walltime:g} s); {outcome.error}"
             if outcome.status == "crashed":

@@ -62,6 +62,7 @@ class CallOutcome:
     traceback: str | None = None
     output: str | None = None  # tail of what the generated code printed
     elapsed: float = 0.0
+    where: str | None = None  # which optimizer worker ran it (a sandbox, a Dask worker's address)
 
     @property
     def ok(self) -> bool:

@@ -70,6 +70,8 @@ def _cli(tmp_path, capsys, yaml_text: str, *extra: str) -> tuple[int, str]:
         ("dataset:\n  name: diabetes\nmetric: accuracy\n", "metric: 'accuracy' does not fit a regression task"),
         ("dataset:\n  name: iris\nmetric: rmse\n", "metric: 'rmse' does not fit a classification task"),
         ("dataset: [\n", "not valid YAML"),
+        ("dataset:\n  name: iris\noptimizer:\n  dask: http://scheduler:8786\n",
+         "optimizer.dask: expected 'local' or a scheduler address such as tcp://host:8786"),
         ("dataset:\n  name: iris\noptimizer:\n  families: [cnn]\n",
          "optimizer.families: none of cnn is offered for this tabular data; choose from hgb"),
     ],

@@ -224,6 +224,7 @@ class SmacSearch:
                 "score": result.get("score"),
                 "score_std": result.get("score_std"),
                 "error": outcome.error,
+                "worker": outcome.where,
             },
         )
         with lock:
@@ -236,6 +237,7 @@ class SmacSearch:
             "score": result.get("score"),
             "seconds": round(outcome.elapsed, 3),
             "budget": info.budget,
+            "worker": outcome.where,
             "config": plain(info.config),
             "error": outcome.error,
         }
@@ -281,6 +283,7 @@ class SmacSearch:
                 "score_std": info.get("score_std"),
                 "seconds": value.time,
                 "budget": key.budget,
+                "worker": info.get("worker"),
                 "error": info.get("error"),
                 **{f"config.{k}": v for k, v in plain(config).items()},
             })

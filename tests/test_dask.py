@@ -1,0 +1,95 @@
+"""Trials on Dask (optimizer.dask): a real LocalCluster, real sandboxes, a real search."""
+
+from __future__ import annotations
+
+import csv
+import pickle
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from sklearn.datasets import load_iris
+
+from sandbox import Limits, Workspace
+from tests.conftest import FAST, kill_mid_search, read_json, run_agent
+from tools.dask_trials import DaskTrials
+
+DASK = ["--set", "optimizer.dask=local", "--set", "optimizer.workers=2"]
+
+
+def sandbox_processes(folder: Path) -> list[int]:
+    """Sandbox workers still alive that serve a run folder."""
+    alive = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "sandbox/worker.py" in cmdline and str(folder) in cmdline:
+            alive.append(int(proc.name))
+    return alive
+
+
+def no_sandbox_left(folder: Path, seconds: float = 10) -> bool:
+    """No sandbox process for the folder, allowing a trial child a moment to exit."""
+    deadline = time.monotonic() + seconds
+    while sandbox_processes(folder):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def test_each_dask_worker_keeps_one_warm_sandbox(tmp_path):
+    code, data = tmp_path / "code", tmp_path / "data"
+    code.mkdir()
+    data.mkdir()
+    # Each trial runs in a child forked by the sandbox's warm worker: its parent is the worker.
+    (code / "train.py").write_text(textwrap.dedent("""
+        import os
+
+        def train(config, data, seed=0, budget=None):
+            return {"loss": 0.0, "warm_worker": os.getppid()}
+    """))
+    X, y = load_iris(return_X_y=True)
+    with open(data / "train.pkl", "wb") as fh:
+        pickle.dump({"X": X, "y": y, "info": {}}, fh)
+    recipe = {"backend": "process", "workspace": Workspace(code=code, data=data),
+              "limits": Limits(timeout=30, memory_mb=1024), "name": "warm-test"}
+    request = {"module": "train.py", "data": "train.pkl", "config": {}, "seed": 0, "budget": None}
+
+    with DaskTrials("local", 1, recipe) as trials:
+        outcomes = [trials.evaluate(request, timeout=30) for _ in range(3)]
+        assert all(o.ok for o in outcomes), [o.describe() for o in outcomes]
+        assert len({o.result["warm_worker"] for o in outcomes}) == 1
+        assert outcomes[0].where.startswith("tcp://127.0.0.1:")
+        assert outcomes[0].result["warm_worker"] in sandbox_processes(code)
+    assert no_sandbox_left(code)  # closed with the search
+
+
+@pytest.mark.slow
+def test_search_on_a_local_dask_cluster_survives_a_kill(runs_dir):
+    args = ["configs/iris.yaml", *FAST, *DASK, "--set", "optimizer.n_trials=14"]
+    before_kill = kill_mid_search(args, runs_dir, "iris", after_trials=4)
+    assert len(before_kill) >= 4
+
+    result = run_agent(*args, "--resume", runs_dir=runs_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = runs_dir / "iris"
+    rows = list(csv.DictReader(open(run / "trials.csv")))
+    assert len(rows) == 14
+    assert all(row["worker"].startswith("tcp://127.0.0.1:") for row in rows)
+    # Two Dask workers before the kill and two new ones after it.
+    assert len({row["worker"] for row in rows}) >= 3
+    assert read_json(run / "metrics.json")["test"]["accuracy"] >= 0.9
+    assert no_sandbox_left(run)
+
+
+def test_an_unreachable_dask_scheduler_stops_before_the_run_starts(runs_dir):
+    result = run_agent("configs/iris.yaml", *FAST, "--set", "optimizer.dask=tcp://127.0.0.1:9",
+                       runs_dir=runs_dir, timeout=120)
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert line.startswith("error: optimizer.dask: cannot reach the Dask scheduler at tcp://127.0.0.1:9: ")
+    assert "\n" not in line and not runs_dir.exists()
