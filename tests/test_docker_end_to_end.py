@@ -71,11 +71,15 @@ def test_iris_end_to_end_in_docker(docker_ready, runs_dir):
     assert (predictions == sealed["y"]).mean() == pytest.approx(metrics["test"]["accuracy"])
 
 
-def test_misbehaving_trials_get_smac_statuses_and_the_search_goes_on(docker_ready, tmp_path):
+@pytest.mark.parametrize("dask", [None, "local"], ids=["threads", "dask"])
+def test_misbehaving_trials_get_smac_statuses_and_the_search_goes_on(docker_ready, tmp_path, dask):
+    # The same statuses whether the optimizer's workers are threads or Dask worker processes:
+    # the limits live in the sandbox.
     families = ["hgb", "linear", "knn", "svm", "mlp"]
     config = parse_config({
         "name": "iris", "dataset": {"name": "iris"},
-        "optimizer": {"n_trials": 14, "families": families, "facade": "random"},
+        "optimizer": {"n_trials": 14, "families": families, "facade": "random", "dask": dask,
+                      "workers": 2 if dask else 1},
         "sandbox": {"backend": "docker", "trial_timeout": 3, "memory_mb": 512},
         "verify": {"n_configs": 1, "n_samples": 20},
     }).model_dump(mode="json")
@@ -102,3 +106,4 @@ def test_misbehaving_trials_get_smac_statuses_and_the_search_goes_on(docker_read
     assert out["search"]["incumbent"]["model"] == "hgb"
     crashed = [r for r in rows if r["config.model"] == "linear"]
     assert all("linear models are not supported" in r["error"] for r in crashed)
+    assert all(r["worker"].startswith("tcp://" if dask else "thread ") for r in rows)
