@@ -75,9 +75,14 @@ def open_checkpoints(config: RunConfig, run_dir: Path):
             yield SqliteSaver(connection), run_dir.name
         return
     from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
 
-    with connect_postgres(config.checkpoints) as connection:
-        saver = PostgresSaver(connection)
+    # A pool that checks each connection before lending it: a search runs for hours, and a
+    # connection cut meanwhile (a server restart, an idle reaper) is replaced, not fatal.
+    with ConnectionPool(config.checkpoints, min_size=1, max_size=2, open=True, check=ConnectionPool.check_connection,
+                        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}) as pool:
+        saver = PostgresSaver(pool)
         saver.setup()  # creates or migrates LangGraph's tables; a no-op when they are current
         if not in_postgres:
             (run_dir / RUN_ID).write_text(uuid.uuid4().hex + "\n")

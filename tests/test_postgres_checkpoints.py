@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import csv
 import os
+import subprocess
+import sys
+import time
 
 import psycopg
 import pytest
 
-from tests.conftest import FAST, kill_mid_search, read_json, run_agent
+from tests.conftest import FAST, ROOT, kill_mid_search, read_json, run_agent
 
 URL = os.environ.get("AUTOML_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:54329/automl")
 
@@ -67,3 +70,31 @@ def test_an_unreachable_database_stops_before_the_run_starts(runs_dir):
     line = result.stderr.strip()
     assert line.startswith("error: checkpoints: cannot connect to postgresql://postgres@127.0.0.1:9/automl: ")
     assert "\n" not in line and not runs_dir.exists()
+
+
+@pytest.mark.slow
+def test_run_rides_out_dropped_database_connections(postgres_url, runs_dir):
+    # A long search outlives server restarts and idle-connection reapers: the run's
+    # connections are cut mid-search, and the run still checkpoints and finishes.
+    args = ["configs/iris.yaml", "--set", "optimizer.n_trials=10", *FAST, "--set", f"checkpoints={postgres_url}"]
+    proc = subprocess.Popen([sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    trials = runs_dir / "iris" / "trials.jsonl"
+    deadline = time.time() + 300
+    while not (trials.exists() and len(trials.read_text().splitlines()) >= 3):
+        assert proc.poll() is None and time.time() < deadline, "the run ended before its connections were cut"
+        time.sleep(0.1)
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        cut = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+    assert cut >= 1
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-3000:]
+    run = runs_dir / "iris"
+    assert read_json(run / "metrics.json")["trials"]["finished"] == 10
+    thread_id = (run / "run_id").read_text().strip()
+    with psycopg.connect(postgres_url) as connection:
+        deployed = connection.execute(
+            "SELECT count(*) FROM checkpoints WHERE thread_id = %s AND checkpoint->'channel_versions' ? 'deployment'",
+            (thread_id,)).fetchone()[0]
+    assert deployed >= 1, "deploy's result was checkpointed after the cut"
