@@ -17,7 +17,7 @@ table shows the window MAE of:
 - Spearman's rank correlation between CV loss and window MAE of the models alone
   (near 0: CV cannot choose).
 
-    python bench/forecast_selection.py                 # 40 configurations, 7 windows, ~25 min
+    python bench/forecast_selection.py                 # 40 configurations, 7 windows, ~15 min
     python bench/forecast_selection.py --configs 10 --windows 2
 """
 
