@@ -7,6 +7,9 @@
 2. A whole 50-trial iris SMAC run (HyperparameterOptimizationFacade, ask/tell, same seed, so
    every backend evaluates the same configurations): wall time as a ratio to in-process.
 
+With --dask, each backend also runs behind a one-worker Dask LocalCluster, as with
+`optimizer.dask: local` (`process+dask`, `docker+dask`): the extra is Dask's round trip.
+
 Targets (issue 3): median overhead < 30 ms; the 50-trial run within 1.3x of in-process.
 The iris trial is the built-in coder's tabular template when it exists, else a small
 stand-in. Template code is trusted, which is the only reason the in-process baseline may
@@ -28,6 +31,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +47,7 @@ from sklearn.datasets import load_iris  # noqa: E402
 
 from sandbox import Limits, Sandbox, Workspace, choose_backend, open_sandbox  # noqa: E402
 from sandbox.worker import TrainingData  # noqa: E402
+from tools.dask_trials import DaskTrials  # noqa: E402
 
 TEMPLATES = ROOT / "tools" / "templates" / "tabular"
 TRIVIAL = "def train(config, data, seed=0, budget=None):\n    return {'loss': 0.0}\n"
@@ -116,6 +121,17 @@ def sandbox_trainer(sandbox: Sandbox, module: str) -> Callable[[dict], float]:
     return run
 
 
+def dask_trainer(trials: DaskTrials, module: str) -> Callable[[dict], float]:
+    def run(config: dict) -> float:
+        request = {"module": module, "data": "train.pkl", "config": config, "seed": 0, "budget": None}
+        outcome = trials.evaluate(request, timeout=120)
+        if not outcome.ok:
+            raise RuntimeError(outcome.describe())
+        return outcome.result["loss"]
+
+    return run
+
+
 def time_calls(runs: dict[str, Callable[[dict], float]], config: dict, n: int,
                pause: float = 0.0) -> dict[str, list[float]]:
     """ms per call of each runner, taken in turns so that load from elsewhere on the
@@ -179,6 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=100, help="timed calls, trivial function")
     parser.add_argument("--iris-calls", type=int, default=30)
     parser.add_argument("--trials", type=int, default=50, help="trials of the SMAC run (0: skip)")
+    parser.add_argument("--dask", action="store_true", help="also each backend behind a one-worker Dask LocalCluster")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore")  # convergence chatter of the in-process trials
@@ -192,48 +209,48 @@ def main(argv: list[str] | None = None) -> None:
         backends.append(name)
     limits = Limits(timeout=120, memory_mb=2048, cpus=1)
     rows, runs = [], {}
-    with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp, ExitStack() as stack:
         workspace = make_workspace(Path(tmp))
         trainers: dict[str, Callable[[str], Callable[[dict], float]]] = {
             "in-process": lambda module: in_process_trainer(workspace, module)}
         sandboxes = {}
         for name in backends:
             started = time.perf_counter()
-            sandboxes[name] = open_sandbox(name, workspace, limits, name=f"bench-{name}")
+            sandboxes[name] = stack.enter_context(open_sandbox(name, workspace, limits, name=f"bench-{name}"))
             print(f"{name}: warm sandbox ready in {time.perf_counter() - started:.2f} s")
             trainers[name] = lambda module, sb=sandboxes[name]: sandbox_trainer(sb, module)
+        for name in backends if args.dask else []:
+            recipe = {"backend": name, "workspace": workspace, "limits": limits, "name": f"bench-dask-{name}"}
+            trials = stack.enter_context(DaskTrials("local", 1, recipe))
+            trainers[f"{name}+dask"] = lambda module, t=trials: dask_trainer(t, module)
         space = sandboxes[backends[0]].call("configspace", module="configspace.py",
                                             n_samples=1).result["configspace"] if backends else None
-        try:
-            cases = (("trivial, back-to-back", "trivial.py", {}, args.calls, 0.0),
-                     ("trivial, 50 ms apart", "trivial.py", {}, args.calls, 0.05),
-                     ("iris trial, back-to-back", "train.py", IRIS_CONFIG, args.iris_calls, 0.0),
-                     ("iris trial, 50 ms apart", "train.py", IRIS_CONFIG, args.iris_calls, 0.05))
-            for label, module, config, n, pause in cases:
-                times = time_calls({name: make(module) for name, make in trainers.items()},
-                                   config, n, pause)
-                for name, values in times.items():
-                    # Overhead per call: this backend's call minus the in-process call of
-                    # the same turn.
-                    extra = [a - b for a, b in zip(values, times["in-process"], strict=True)]
-                    rows.append((label, name, statistics.median(values), p95(values),
-                                 statistics.median(extra), p95(extra)))
-            if args.trials and space is not None:
-                runs = smac_runs({name: make("train.py") for name, make in trainers.items()},
-                                 space, args.trials, Path(tmp) / "smac")
-        finally:
-            for sandbox in sandboxes.values():
-                sandbox.close()
+        cases = (("trivial, back-to-back", "trivial.py", {}, args.calls, 0.0),
+                 ("trivial, 50 ms apart", "trivial.py", {}, args.calls, 0.05),
+                 ("iris trial, back-to-back", "train.py", IRIS_CONFIG, args.iris_calls, 0.0),
+                 ("iris trial, 50 ms apart", "train.py", IRIS_CONFIG, args.iris_calls, 0.05))
+        for label, module, config, n, pause in cases:
+            times = time_calls({name: make(module) for name, make in trainers.items()},
+                               config, n, pause)
+            for name, values in times.items():
+                # Overhead per call: this backend's call minus the in-process call of
+                # the same turn.
+                extra = [a - b for a, b in zip(values, times["in-process"], strict=True)]
+                rows.append((label, name, statistics.median(values), p95(values),
+                             statistics.median(extra), p95(extra)))
+        if args.trials and space is not None:
+            runs = smac_runs({name: make("train.py") for name, make in trainers.items()},
+                             space, args.trials, Path(tmp) / "smac")
     print_table(rows, runs, args.trials)
 
 
 def print_table(rows: list[tuple], runs: dict[str, float], trials: int) -> None:
     print()
-    print(f"{'function':<25} {'backend':<11} {'median ms':>10} {'p95 ms':>8} "
+    print(f"{'function':<25} {'backend':<13} {'median ms':>10} {'p95 ms':>8} "
           f"{'overhead median ms':>19} {'overhead p95 ms':>16}")
     for label, name, med, high, over_med, over_high in rows:
         overhead = ("-", "-") if name == "in-process" else (f"{over_med:.1f}", f"{over_high:.1f}")
-        print(f"{label:<25} {name:<11} {med:>10.1f} {high:>8.1f} "
+        print(f"{label:<25} {name:<13} {med:>10.1f} {high:>8.1f} "
               f"{overhead[0]:>19} {overhead[1]:>16}")
     if runs:
         base = runs["in-process"]
