@@ -24,10 +24,15 @@ log = logging.getLogger(__name__)
 LOCAL = "local"
 CONNECT_SECONDS = 10
 
-# In each Dask worker process: (run's sandbox name, thread) -> its warm sandbox. A worker
-# with several threads runs several trials at once, each thread in a sandbox of its own.
+# In each Dask worker process: (run, thread) -> its warm sandbox. A worker with several
+# threads runs several trials at once, each thread in a sandbox of its own; a shared
+# scheduler may serve several runs, told apart by their code folders.
 _warm: dict[tuple[str, int], Sandbox] = {}
 _warm_lock = threading.Lock()
+
+
+def _run_key(recipe: dict) -> str:
+    return str(recipe["workspace"].code)
 
 
 def run_trial(recipe: dict, request: dict, timeout: float) -> tuple[CallOutcome, str]:
@@ -35,7 +40,7 @@ def run_trial(recipe: dict, request: dict, timeout: float) -> tuple[CallOutcome,
     from distributed import get_worker
 
     worker = get_worker()
-    key = (recipe["name"], threading.get_ident())
+    key = (_run_key(recipe), threading.get_ident())
     with _warm_lock:
         sandbox = _warm.get(key)
     if sandbox is None:  # this thread's first trial of the run
@@ -45,10 +50,10 @@ def run_trial(recipe: dict, request: dict, timeout: float) -> tuple[CallOutcome,
     return sandbox.call("train", timeout=timeout, **request), worker.address
 
 
-def close_sandboxes(name: str) -> int:
+def close_sandboxes(recipe: dict) -> int:
     """On a Dask worker: close the run's warm sandboxes; how many there were."""
     with _warm_lock:
-        mine = [key for key in _warm if key[0] == name]
+        mine = [key for key in _warm if key[0] == _run_key(recipe)]
         sandboxes = [_warm.pop(key) for key in mine]
     for sandbox in sandboxes:
         sandbox.close()
@@ -96,7 +101,7 @@ class DaskTrials:
 
     def __exit__(self, *exc: object) -> None:
         try:
-            self.client.run(close_sandboxes, self.recipe["name"])
+            self.client.run(close_sandboxes, self.recipe)
         finally:
             self.client.close()
             if self.cluster is not None:
