@@ -141,6 +141,7 @@ def optimize(state: dict) -> dict:
         "walltime": round(result.walltime, 2),
         "stopped_by": result.stopped_by,
         "failed_share": round(crashed / max(1, result.n_trials), 3),
+        "workers": sorted({row["worker"] for row in rows if row.get("worker")}),
     }
     run.write_json("search.json", summary)
     run.event("optimize", "search finished", **summary)

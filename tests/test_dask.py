@@ -83,6 +83,8 @@ def test_search_on_a_local_dask_cluster_survives_a_kill(runs_dir):
     # Two Dask workers before the kill and two new ones after it.
     assert len({row["worker"] for row in rows}) >= 3
     assert read_json(run / "metrics.json")["test"]["accuracy"] >= 0.9
+    workers = sorted({row["worker"] for row in rows})
+    assert f"- Run by {len(workers)} optimizer worker(s): {', '.join(workers)}." in (run / "report.md").read_text()
     assert no_sandbox_left(run)
 
 

@@ -99,8 +99,10 @@ def write_report(run: RunFolder, state: dict, metrics: dict) -> str:
 
     lines += ["## Search",
               f"- {search['n_trials']} trials in {search['walltime']:.0f} s, stopped by {search['stopped_by']}; "
-              f"statuses: {', '.join(f'{k} {v}' for k, v in search['status_counts'].items())}.",
-              "", "| model family | trials | best CV loss |", "|---|---|---|"]
+              f"statuses: {', '.join(f'{k} {v}' for k, v in search['status_counts'].items())}."]
+    if search.get("workers"):
+        lines.append(f"- Run by {len(search['workers'])} optimizer worker(s): {', '.join(search['workers'])}.")
+    lines += ["", "| model family | trials | best CV loss |", "|---|---|---|"]
     lines += [f"| {f} | {c} | {'-' if v == float('inf') else f'{v:.4f}'} |" for f, c, v in _families(run)]
     plot = _plot_trials(run, metric)
     if plot:
