@@ -156,11 +156,11 @@ def preflight(config: RunConfig) -> None:
     if config.checkpoints:
         connect_postgres(config.checkpoints).close()
     if config.optimizer.dask not in (None, "local"):
-        from tools.dask_trials import connect
+        from tools.dask_trials import DaskError, connect
 
         try:
             connect(config.optimizer.dask, config.optimizer.workers)[0].close()
-        except ConnectionError as exc:
+        except DaskError as exc:
             raise ConfigError(str(exc)) from None
     if config.llm.enabled:
         from tools.llm import LLMConfigError, read_api_key

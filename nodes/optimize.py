@@ -20,9 +20,9 @@ from langgraph.graph import END
 from langgraph.types import Send
 
 from nodes.code import coder_tasks
-from nodes.common import log, run_config, run_folder, sandbox_for, sandbox_recipe
+from nodes.common import RunFailed, log, run_config, run_folder, sandbox_for, sandbox_recipe
 from sandbox.base import CallOutcome
-from tools.dask_trials import DaskTrials
+from tools.dask_trials import DaskError, DaskTrials
 from tools.metrics import crash_cost
 from tools.scenario import parse_scenario_source
 from tools.smac_tool import SmacSearch
@@ -74,8 +74,11 @@ def optimize(state: dict) -> dict:
 
     with ExitStack() as stack:
         if config.optimizer.dask:
-            trials = stack.enter_context(DaskTrials(config.optimizer.dask, spec.n_workers,
-                                                    sandbox_recipe(state, name="trial")))
+            try:
+                trials = stack.enter_context(DaskTrials(config.optimizer.dask, spec.n_workers,
+                                                        sandbox_recipe(state, name="trial")))
+            except DaskError as exc:  # e.g. the scheduler went away before a --resume
+                raise RunFailed(str(exc)) from None
 
             def run_trial(worker: int, request: dict, timeout: float) -> CallOutcome:
                 return trials.evaluate(request, timeout)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import pickle
+import socket
 import textwrap
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ from sklearn.datasets import load_iris
 
 from sandbox import Limits, Workspace
 from tests.conftest import FAST, kill_mid_search, read_json, run_agent
-from tools.dask_trials import DaskTrials
+from tools.dask_trials import DaskError, DaskTrials
 
 DASK = ["--set", "optimizer.dask=local", "--set", "optimizer.workers=2"]
 
@@ -95,3 +96,51 @@ def test_an_unreachable_dask_scheduler_stops_before_the_run_starts(runs_dir):
     line = result.stderr.strip()
     assert line.startswith("error: optimizer.dask: cannot reach the Dask scheduler at tcp://127.0.0.1:9: ")
     assert "\n" not in line and not runs_dir.exists()
+
+
+def test_workers_that_cannot_see_the_run_folder_stop_the_search_in_one_line(tmp_path):
+    # As on a worker machine without the shared filesystem: every trial would crash.
+    missing = tmp_path / "elsewhere" / "run"
+    recipe = {"backend": "process", "workspace": Workspace(code=missing / "code", data=missing / "sandbox_data"),
+              "limits": Limits(timeout=30, memory_mb=1024), "name": "blind-test"}
+    with pytest.raises(DaskError) as caught, DaskTrials("local", 1, recipe):
+        pass
+    message = str(caught.value)
+    assert message.startswith("optimizer.dask: the Dask worker(s) tcp://127.0.0.1:")
+    assert f"cannot see the run folder {missing}; give every worker" in message and "\n" not in message
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def scheduler(port: int):
+    from distributed import LocalCluster
+
+    return LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                        scheduler_port=port, dashboard_address=None)
+
+
+@pytest.mark.slow
+def test_search_on_a_running_scheduler_and_a_resume_after_it_went_away(runs_dir):
+    # The user's own scheduler (here started by the test) serves the search; it goes away
+    # with the run killed mid-search; --resume says so in one line, then continues once it is back.
+    port = free_port()
+    args = ["configs/iris.yaml", *FAST, "--set", f"optimizer.dask=tcp://127.0.0.1:{port}",
+            "--set", "optimizer.workers=2", "--set", "optimizer.n_trials=12"]
+    with scheduler(port) as cluster:
+        workers = set(cluster.scheduler_info["workers"])
+        kill_mid_search(args, runs_dir, "iris", after_trials=3)
+    gone = run_agent(*args, "--resume", runs_dir=runs_dir, timeout=120)
+    assert gone.returncode != 0
+    failed, hint = gone.stderr.strip().splitlines()[-2:]
+    assert failed.startswith(f"run failed: optimizer.dask: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}: ")
+    assert hint == "fix the cause, then continue with --resume" and "Traceback" not in gone.stderr
+    with scheduler(port) as cluster:
+        back = run_agent(*args, "--resume", runs_dir=runs_dir)
+        workers |= set(cluster.scheduler_info["workers"])
+    assert back.returncode == 0, back.stderr[-3000:]
+    rows = list(csv.DictReader(open(runs_dir / "iris" / "trials.csv")))
+    assert len(rows) == 12 and {row["worker"] for row in rows} <= workers

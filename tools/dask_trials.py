@@ -14,7 +14,9 @@ the Docker backend, the sandbox image.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from pathlib import Path
 
 from sandbox import Sandbox, open_sandbox
 from sandbox.base import CallOutcome
@@ -29,6 +31,10 @@ CONNECT_SECONDS = 10
 # scheduler may serve several runs, told apart by their code folders.
 _warm: dict[tuple[str, int], Sandbox] = {}
 _warm_lock = threading.Lock()
+
+
+class DaskError(RuntimeError):
+    """Dask cannot run this search's trials; the message is one line that says why."""
 
 
 def _run_key(recipe: dict) -> str:
@@ -62,7 +68,7 @@ def close_sandboxes(recipe: dict) -> int:
 
 def connect(address: str, workers: int):
     """(client, cluster or None): a LocalCluster of `workers` single-threaded processes for
-    'local', else a client of the scheduler at `address`. Raises ConnectionError in one line."""
+    'local', else a client of the scheduler at `address`. Raises DaskError."""
     from distributed import Client, LocalCluster
 
     if address == LOCAL:
@@ -73,7 +79,7 @@ def connect(address: str, workers: int):
         return Client(address, timeout=CONNECT_SECONDS), None
     except (OSError, TimeoutError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConnectionError(f"optimizer.dask: cannot reach the Dask scheduler at {address}: {reason}") from None
+        raise DaskError(f"optimizer.dask: cannot reach the Dask scheduler at {address}: {reason}") from None
 
 
 class DaskTrials:
@@ -85,6 +91,13 @@ class DaskTrials:
 
     def __enter__(self) -> DaskTrials:
         self.client, self.cluster = connect(self.address, self.workers)
+        # A worker elsewhere without the run folder would crash every trial it takes.
+        folders = [str(self.recipe["workspace"].code), str(self.recipe["workspace"].data)]
+        blind = sorted(address for address, sees in self.client.run(_sees, folders).items() if not sees)
+        if blind:
+            self._close()
+            raise DaskError(f"optimizer.dask: the Dask worker(s) {', '.join(blind)} cannot see the run folder "
+                            f"{Path(folders[0]).parent}; give every worker the run folder at the same path")
         log.info("optimize: trials on Dask (%s), %d workers",
                  self.address, len(self.client.scheduler_info()["workers"]))
         return self
@@ -103,6 +116,14 @@ class DaskTrials:
         try:
             self.client.run(close_sandboxes, self.recipe)
         finally:
-            self.client.close()
-            if self.cluster is not None:
-                self.cluster.close()
+            self._close()
+
+    def _close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def _sees(folders: list[str]) -> bool:
+    """On a Dask worker: are these folders there?"""
+    return all(os.path.isdir(folder) for folder in folders)
