@@ -123,6 +123,18 @@ def scheduler(port: int):
                         scheduler_port=port, dashboard_address=None)
 
 
+def test_a_scheduler_without_workers_stops_the_search_in_one_line(tmp_path):
+    from distributed import LocalCluster
+
+    recipe = {"backend": "process", "workspace": Workspace(code=tmp_path, data=tmp_path),
+              "limits": Limits(timeout=30, memory_mb=1024), "name": "idle-test"}
+    with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as idle:
+        with pytest.raises(DaskError) as caught, DaskTrials(idle.scheduler_address, 1, recipe):
+            pass
+    assert str(caught.value) == (f"optimizer.dask: the Dask scheduler at {idle.scheduler_address} has no workers; "
+                                 "start some (dask worker ADDRESS) and run again")
+
+
 @pytest.mark.slow
 def test_search_on_a_running_scheduler_and_a_resume_after_it_went_away(runs_dir):
     # The user's own scheduler (here started by the test) serves the search; it goes away

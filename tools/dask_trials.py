@@ -91,9 +91,15 @@ class DaskTrials:
 
     def __enter__(self) -> DaskTrials:
         self.client, self.cluster = connect(self.address, self.workers)
-        # A worker elsewhere without the run folder would crash every trial it takes.
+        # A worker elsewhere without the run folder would crash every trial it takes; with no
+        # worker at all, the first trial would wait forever.
         folders = [str(self.recipe["workspace"].code), str(self.recipe["workspace"].data)]
-        blind = sorted(address for address, sees in self.client.run(_sees, folders).items() if not sees)
+        sight = self.client.run(_sees, folders)
+        if not sight:
+            self._close()
+            raise DaskError(f"optimizer.dask: the Dask scheduler at {self.address} has no workers; "
+                            "start some (dask worker ADDRESS) and run again")
+        blind = sorted(address for address, sees in sight.items() if not sees)
         if blind:
             self._close()
             raise DaskError(f"optimizer.dask: the Dask worker(s) {', '.join(blind)} cannot see the run folder "
