@@ -45,16 +45,16 @@ def find_run(runs_dir: Path, name: str) -> Path | None:
     return max(candidates, key=last_activity, default=None)
 
 
-def connect_postgres(url: str):
-    """A connection as LangGraph's PostgresSaver wants it; a ConfigError if none can be had."""
+def check_postgres(url: str) -> None:
+    """A ConfigError, in one line, unless the PostgreSQL database at `url` takes a connection."""
     import psycopg
-    from psycopg.rows import dict_row
+
+    from tools.errors import first_line
 
     try:
-        return psycopg.Connection.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row)
+        psycopg.connect(url).close()
     except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"checkpoints: cannot connect to {url}: {reason}") from None
+        raise ConfigError(f"checkpoints: cannot connect to {url}: {first_line(exc)}") from None
 
 
 @contextmanager
@@ -78,6 +78,7 @@ def open_checkpoints(config: RunConfig, run_dir: Path):
     from psycopg.rows import dict_row
     from psycopg_pool import ConnectionPool
 
+    check_postgres(config.checkpoints)  # on --resume too: the pool would wait 30 s, then raise
     # A pool that checks each connection before lending it: a search runs for hours, and a
     # connection cut meanwhile (a server restart, an idle reaper) is replaced, not fatal.
     with ConnectionPool(config.checkpoints, min_size=1, max_size=2, open=True, check=ConnectionPool.check_connection,
@@ -154,7 +155,7 @@ def preflight(config: RunConfig) -> None:
                       config.optimizer.families)
     choose_backend(config.sandbox.backend)
     if config.checkpoints:
-        connect_postgres(config.checkpoints).close()
+        check_postgres(config.checkpoints)
     if config.optimizer.dask not in (None, "local"):
         from tools.dask_trials import DaskError, connect
 

@@ -48,6 +48,13 @@ def test_killed_run_resumes_from_postgres_checkpoints(postgres_url, runs_dir):
     saved = checkpoints_of(postgres_url, thread_id)
     assert saved > 0, "the nodes before optimize were checkpointed in PostgreSQL"
 
+    # The database out of reach at --resume: one line, and nothing of the run is touched.
+    unreachable = "postgresql://postgres@127.0.0.1:9/automl"
+    gone = run_agent(*args[:-1], f"checkpoints={unreachable}", "--resume", runs_dir=runs_dir, timeout=120)
+    assert gone.returncode == 2
+    assert gone.stderr.strip().startswith(f"error: checkpoints: cannot connect to {unreachable}: ")
+    assert len(gone.stderr.strip().splitlines()) == 1 and checkpoints_of(postgres_url, thread_id) == saved
+
     result = run_agent(*args, "--resume", runs_dir=runs_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resuming" in result.stderr and "optimize" in result.stderr

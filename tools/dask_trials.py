@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sandbox import Sandbox, open_sandbox
 from sandbox.base import CallOutcome
+from tools.errors import first_line
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +79,7 @@ def connect(address: str, workers: int):
     try:
         return Client(address, timeout=CONNECT_SECONDS), None
     except (OSError, TimeoutError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DaskError(f"optimizer.dask: cannot reach the Dask scheduler at {address}: {reason}") from None
+        raise DaskError(f"optimizer.dask: cannot reach the Dask scheduler at {address}: {first_line(exc)}") from None
 
 
 class DaskTrials:
@@ -113,8 +113,7 @@ class DaskTrials:
         try:
             outcome, where = future.result()
         except Exception as exc:  # noqa: BLE001 - a lost worker is one crashed trial, not a failed search
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return CallOutcome("crashed", error=f"the Dask worker running the trial failed: {reason}")
+            return CallOutcome("crashed", error=f"the Dask worker running the trial failed: {first_line(exc)}")
         outcome.where = where
         return outcome
 
