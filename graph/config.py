@@ -69,13 +69,13 @@ class OptimizerConfig(Section):
     crash_check_after: int = Field(
         5, ge=1, description="trials of a training function before its crash share is judged")
 
-
     @field_validator("dask")
     @classmethod
     def _dask_address(cls, address: str | None) -> str | None:
         if address is None or address == "local":
             return address
-        if urlsplit(address).scheme not in ("tcp", "tls") or not urlsplit(address).port:
+        parts = urlsplit(address)
+        if parts.scheme not in ("tcp", "tls") or not parts.port:
             raise ValueError(f"optimizer.dask: expected 'local' or a scheduler address such as "
                              f"tcp://host:8786, got {address!r}")
         return address
