@@ -116,8 +116,8 @@ def builtin_plan(profile: dict, config) -> dict:
     if template == "timeseries":
         rationale.append(f"Season length {settings['SEASON']} (the highest autocorrelation peak of "
                          "the training series). The built-in forecaster averages the searched model's "
-                         "forecast with AR and seasonal-naive forecasts (forecast combination), and "
-                         "naive, seasonal-naive and AR baselines are scored beside it.")
+                         "forecast with AR, threshold-AR (SETAR) and seasonal-naive forecasts (forecast "
+                         "combination), and naive, seasonal-naive and AR baselines are scored beside it.")
     if template == "tabular" and profile.get("categorical_columns"):
         rationale.append(f"{len(profile['categorical_columns'])} categorical columns: one-hot "
                          "encoding with a searched category cap; gradient boosting splits natively.")

@@ -49,8 +49,9 @@ def test_seasonal_naive_is_exact_on_a_periodic_series():
 
 @pytest.mark.parametrize("years", [60, 100, 159, 279])
 def test_template_combines_its_model_with_the_baselines_forecasts(years):
-    # The template's forecast is the mean of its model's, an AR(AIC)'s and seasonal naive's;
-    # its AR (numpy: the sandbox has no statsmodels) must be the baseline's AR, order included.
+    # The template's forecast is the mean of its model's, an AR(AIC)'s, seasonal naive's and a
+    # SETAR's; its AR (numpy: the sandbox has no statsmodels) must be the baseline's AR, order
+    # included.
     history = np.asarray(load_sunspots(30).y, dtype=float)[:years]
     forecaster = _template_train(30).Forecaster(RIDGE).fit(history)
     parts = forecaster.components(30)
@@ -58,7 +59,30 @@ def test_template_combines_its_model_with_the_baselines_forecasts(years):
     assert len(forecaster.ar) - 1 == order
     np.testing.assert_allclose(parts["autoregressive"], ar, rtol=1e-9, atol=1e-8)
     np.testing.assert_array_equal(parts["seasonal_naive"], seasonal_naive(history, 30, 11))
-    np.testing.assert_allclose(forecaster.forecast(30), (parts["model"] + ar + parts["seasonal_naive"]) / 3)
+    setar = parts["threshold_autoregressive"]
+    np.testing.assert_allclose(forecaster.forecast(30), (parts["model"] + ar + parts["seasonal_naive"] + setar) / 4)
+
+
+def test_threshold_autoregression_recovers_a_two_regime_process():
+    # x_t = 1 + 0.6 x_{t-1} + e while x_{t-2} <= 0, else -1 + 0.3 x_{t-1} - 0.3 x_{t-2} + e.
+    def skeleton(x, t):  # the process without its noise
+        return 1.0 + 0.6 * x[t - 1] if x[t - 2] <= 0.0 else -1.0 + 0.3 * x[t - 1] - 0.3 * x[t - 2]
+
+    rng, x = np.random.default_rng(0), [0.0, 0.0]
+    for t in range(2, 600):
+        x.append(skeleton(x, t) + rng.normal(0, 0.3))
+    template = _template_train(30)
+    delay, threshold, order, below, above = template._fit_threshold_autoregressive(np.asarray(x))
+    assert (delay, order) == (2, 2)
+    assert threshold == pytest.approx(0.0, abs=0.1)
+    np.testing.assert_allclose(below, [1.0, 0.6, 0.0], atol=0.15)
+    np.testing.assert_allclose(above, [-1.0, 0.3, -0.3], atol=0.15)
+    # Its forecast follows the skeleton, each step from the steps forecast before it.
+    path = list(x)
+    for t in range(600, 604):
+        path.append(skeleton(path, t))
+    forecast = template.Forecaster({**RIDGE, "ts:transform": "none"}).fit(np.asarray(x)).components(4)
+    np.testing.assert_allclose(forecast["threshold_autoregressive"], path[600:], atol=0.15)
 
 
 def test_template_without_combination_forecasts_with_its_model_alone():
@@ -67,9 +91,11 @@ def test_template_without_combination_forecasts_with_its_model_alone():
     combined = _template_train(30).Forecaster(RIDGE).fit(history)
     assert set(alone.components(30)) == {"model"}
     np.testing.assert_allclose(alone.forecast(30), combined.components(30)["model"])
-    # In-sample fits (the verifier predicts training rows) combine the same three parts.
+    # In-sample fits (the verifier predicts training rows) combine the same four parts.
     t = 200
-    expected = (alone.one_step(t) + autoregressive_step(combined.ar, history, t) + history[t - 11]) / 3
+    delay, threshold, order, below, above = combined.setar
+    setar = autoregressive_step(below if history[t - delay] <= threshold else above, history, t)
+    expected = (alone.one_step(t) + autoregressive_step(combined.ar, history, t) + history[t - 11] + setar) / 4
     assert combined.one_step(t) == pytest.approx(expected)
 
 

@@ -93,7 +93,7 @@ def test_timeseries_family_on_sunspots(runs_dir):
     report = (runs_dir / "sunspots" / "report.md").read_text()
     assert "Baselines on the sealed test steps" in report
     # The deployed forecast is the template's combination, and the report says so.
-    assert "averages the searched model's forecast with AR and seasonal-naive forecasts" in report
+    assert "averages the searched model's forecast with AR, threshold-AR (SETAR) and seasonal-naive forecasts" in report
     # Each baseline also validated on the model's forward-chaining origins, for the CV column.
     assert all(values["cv"]["mae"] > 0 for values in baselines.values())
     assert f"| **this run's model** | {metrics['cv']['mae']:.4f} |" in report
