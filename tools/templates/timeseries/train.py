@@ -23,10 +23,10 @@ threshold AR (SETAR, Tong's model of the sunspot cycle; delay, threshold and ord
 AIC) and the seasonal-naive forecast. On a short series a search's winner is partly
 chosen for luck on the validation windows; averaging it with simple forecasts that err
 differently is the most reliable gain in the M-competitions. bench/forecast_selection.py
-measures it on the Sunspots training years only: on 50
-thirty-year windows the default configuration alone beats AR in 26 and both AR and
-seasonal naive in 11; the combination beats AR in 44 and both in 24 (without SETAR: 34
-and 14). Validation scores the combination, so the CV is the error of what is deployed.
+measures it on the Sunspots training years only: on 50 thirty-year windows the default
+configuration alone beats AR in 26 and both AR and seasonal naive in 11; the combination
+beats AR in 44 and both in 24 (without SETAR: 34 and 14). Validation scores the
+combination, so the CV is the error of what is deployed.
 """
 
 import time
