@@ -7,7 +7,7 @@ neighbouring windows overlap by half); everything before the cut is the history.
 each window, random configurations from the template's space are scored by the
 template's own forward-chaining CV on the history, then fitted on the whole history and
 scored on the window, twice: the model's forecast alone, and the template's forecast
-(the model averaged with AR(AIC) and seasonal naive, COMBINE in the template). The
+(the model averaged with AR(AIC), SETAR and seasonal naive; COMBINE in the template). The
 table shows the window MAE of:
 
 - the AR(AIC) and seasonal-naive baselines;
@@ -97,10 +97,11 @@ def study_window(args: tuple[np.ndarray, int, int, int]) -> dict:
 
 
 def default_over_windows(series: np.ndarray, first_year: int, every: int) -> None:
-    """The default configuration's window MAE, alone and combined, beside both baselines."""
+    """The default configuration's window MAE, alone and combined, beside both baselines and
+    the template's SETAR."""
     warnings.simplefilter("ignore")
-    columns = {"ar": "AR(AIC)", "seasonal_naive": "seasonal naive", "alone": "default alone",
-               "combined": "default combined"}
+    columns = {"ar": "AR(AIC)", "seasonal_naive": "seasonal naive", "setar": "SETAR",
+               "alone": "default alone", "combined": "default combined"}
     rows = []
     for cut in range(100, len(series) - HORIZON + 1, every):
         history, window = series[:cut], series[cut:cut + HORIZON]
@@ -108,7 +109,8 @@ def default_over_windows(series: np.ndarray, first_year: int, every: int) -> Non
         parts = template("train", cut).Forecaster(config, 0).fit(history).components(HORIZON)
         forecasts = {"ar": autoregressive(history, HORIZON)[0],
                      "seasonal_naive": seasonal_naive(history, HORIZON, SEASON),
-                     "alone": parts["model"], "combined": np.mean(list(parts.values()), axis=0)}
+                     "setar": parts["threshold_autoregressive"], "alone": parts["model"],
+                     "combined": np.mean(list(parts.values()), axis=0)}
         rows.append({"cut": cut} | {k: float(np.mean(np.abs(window - f))) for k, f in forecasts.items()})
 
     print(f"Sunspots training years, the default configuration, windows {every} years apart; window MAE:\n")
