@@ -151,7 +151,7 @@ def main() -> None:
                "default_combined": "default combined", "best_combined": "best by CV combined",
                "median_combined": "median combined", "rho": "Spearman(CV, window)"}
     print(f"Sunspots training years, {args.configs} configurations per window, {FOLDS}-origin CV; window MAE "
-          "(combined: averaged with AR and seasonal naive):\n")
+          "(combined: averaged with AR, SETAR and seasonal naive):\n")
     print("| window | " + " | ".join(columns.values()) + " |")
     print("|---" * (len(columns) + 1) + "|")
 
