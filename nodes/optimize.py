@@ -73,24 +73,7 @@ def optimize(state: dict) -> dict:
               walltime=spec.walltime, workers=spec.n_workers, resumed_from=resumed_from)
 
     with ExitStack() as stack:
-        if config.optimizer.dask:
-            try:
-                trials = stack.enter_context(DaskTrials(config.optimizer.dask, spec.n_workers,
-                                                        sandbox_recipe(state, name="trial")))
-            except DaskError as exc:  # e.g. the scheduler went away before a --resume
-                raise RunFailed(str(exc)) from None
-
-            def run_trial(worker: int, request: dict, timeout: float) -> CallOutcome:
-                return trials.evaluate(request, timeout)
-        else:
-            sandboxes = [stack.enter_context(sandbox_for(state, name=f"trial-worker-{i}"))
-                         for i in range(spec.n_workers)]
-
-            def run_trial(worker: int, request: dict, timeout: float) -> CallOutcome:
-                outcome = sandboxes[worker].call("train", timeout=timeout, **request)
-                outcome.where = f"thread {worker}"
-                return outcome
-
+        run_trial = _trial_runner(stack, state, spec.n_workers)
         crashes: list[dict] = []
         before = search.result().status_counts
         seen = {"trials": sum(before.values()), "crashed": before.get("crashed", 0)}
@@ -135,33 +118,13 @@ def optimize(state: dict) -> dict:
 
     rows = search.trials()
     write_trials_table(run.path("trials.csv"), rows)
-    crashed = sum(v for k, v in result.status_counts.items() if k != "success")
-    summary = {
-        "incumbent": result.incumbent,
-        "incumbent_loss": result.incumbent_loss,
-        "n_trials": result.n_trials,
-        "status_counts": result.status_counts,
-        "walltime": round(result.walltime, 2),
-        "stopped_by": result.stopped_by,
-        "failed_share": round(crashed / max(1, result.n_trials), 3),
-        "workers": sorted({row["worker"] for row in rows if row.get("worker")}),
-    }
+    summary = _search_summary(result, rows)
     run.write_json("search.json", summary)
     run.event("optimize", "search finished", **summary)
     update: dict = {"search": summary}
     if result.stopped_by == "crashes":
         report = crash_report(crashes, rows, result.n_trials, train["attempt"])
-        number = recodes + 1
-        write_trials_table(run.path(f"trials-abandoned-{number}.csv"), rows)
-        run.write_json(f"reports/crashes-{number}.json", report)
-        first = report["crashes"][0]["error"].splitlines()[0] if report["crashes"] else None
-        run.event("optimize", "too many trials crashed: train goes back to its coder",
-                  crashed=report["n_crashed"], trials=result.n_trials,
-                  train_attempt=train["attempt"], recode=number, error=first)
-        log.warning("optimize: %d of %d trials crashed; the training function goes back to its "
-                    "coder (recode %d of at most %d)", report["n_crashed"], result.n_trials, number,
-                    config.coder.max_recodes)
-        return {**update, "crash_report": report, "recodes": number}
+        return {**update, **_back_to_coder(state, report, rows)}
     if result.incumbent is None:
         update["failure"] = (f"all {result.n_trials} trials failed ({result.status_counts}); "
                              f"see {run.root / 'trials.csv'} for the errors")
@@ -169,6 +132,60 @@ def optimize(state: dict) -> dict:
         log.warning("optimize: %.0f%% of trials failed; the incumbent is still used",
                     100 * summary["failed_share"])
     return update
+
+
+def _trial_runner(stack: ExitStack, state: dict, n_workers: int):
+    """run_trial(worker, request, timeout) -> CallOutcome: on Dask, or in one warm sandbox per
+    worker thread. The sandboxes (or the Dask client) close with `stack`."""
+    config = run_config(state)
+    if config.optimizer.dask:
+        try:
+            trials = stack.enter_context(DaskTrials(config.optimizer.dask, n_workers,
+                                                    sandbox_recipe(state, name="trial")))
+        except DaskError as exc:  # e.g. the scheduler went away before a --resume
+            raise RunFailed(str(exc)) from None
+
+        def run_on_dask(worker: int, request: dict, timeout: float) -> CallOutcome:
+            return trials.evaluate(request, timeout)
+        return run_on_dask
+
+    sandboxes = [stack.enter_context(sandbox_for(state, name=f"trial-worker-{i}")) for i in range(n_workers)]
+
+    def run_in_sandbox(worker: int, request: dict, timeout: float) -> CallOutcome:
+        outcome = sandboxes[worker].call("train", timeout=timeout, **request)
+        outcome.where = f"thread {worker}"
+        return outcome
+    return run_in_sandbox
+
+
+def _search_summary(result, rows: list[dict]) -> dict:
+    failed = sum(v for k, v in result.status_counts.items() if k != "success")
+    return {
+        "incumbent": result.incumbent,
+        "incumbent_loss": result.incumbent_loss,
+        "n_trials": result.n_trials,
+        "status_counts": result.status_counts,
+        "walltime": round(result.walltime, 2),
+        "stopped_by": result.stopped_by,
+        "failed_share": round(failed / max(1, result.n_trials), 3),
+        "workers": sorted({row["worker"] for row in rows if row.get("worker")}),
+    }
+
+
+def _back_to_coder(state: dict, report: dict, rows: list[dict]) -> dict:
+    """Too many trials crashed: keep this search's trials and crash report, and count a recode."""
+    config, run = run_config(state), run_folder(state)
+    number = state.get("recodes", 0) + 1
+    write_trials_table(run.path(f"trials-abandoned-{number}.csv"), rows)
+    run.write_json(f"reports/crashes-{number}.json", report)
+    first = report["crashes"][0]["error"].splitlines()[0] if report["crashes"] else None
+    run.event("optimize", "too many trials crashed: train goes back to its coder",
+              crashed=report["n_crashed"], trials=report["n_trials"],
+              train_attempt=report["train_attempt"], recode=number, error=first)
+    log.warning("optimize: %d of %d trials crashed; the training function goes back to its "
+                "coder (recode %d of at most %d)", report["n_crashed"], report["n_trials"], number,
+                config.coder.max_recodes)
+    return {"crash_report": report, "recodes": number}
 
 
 def route_after_optimize(state: dict) -> list[Send] | Literal["deploy", "__end__"]:
