@@ -103,10 +103,11 @@ def default_over_windows(series: np.ndarray, first_year: int, every: int) -> Non
     columns = {"ar": "AR(AIC)", "seasonal_naive": "seasonal naive", "setar": "SETAR",
                "alone": "default alone", "combined": "default combined"}
     rows = []
+    train = template("train", len(series))  # filled with HORIZON and SEASON only: one for every cut
     for cut in range(100, len(series) - HORIZON + 1, every):
         history, window = series[:cut], series[cut:cut + HORIZON]
         config = dict(template("configspace", cut).get_configspace().get_default_configuration())
-        parts = template("train", cut).Forecaster(config, 0).fit(history).components(HORIZON)
+        parts = train.Forecaster(config, 0).fit(history).components(HORIZON)
         forecasts = {"ar": autoregressive(history, HORIZON)[0],
                      "seasonal_naive": seasonal_naive(history, HORIZON, SEASON),
                      "setar": parts["threshold_autoregressive"], "alone": parts["model"],
