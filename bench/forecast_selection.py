@@ -42,9 +42,9 @@ from scipy.stats import spearmanr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tools.baselines import autoregressive, seasonal_naive  # noqa: E402
-from tools.paper_datasets import load_sunspots  # noqa: E402
-from tools.templates import TEMPLATE_FAMILIES, TEMPLATES, fill_parameters  # noqa: E402
+from tools.templates.timeseries.baselines import autoregressive, seasonal_naive  # noqa: E402
+from tools.datasets.paper import load_sunspots  # noqa: E402
+from tools.templates import TEMPLATES, fill_parameters, get  # noqa: E402
 
 HORIZON, SEASON, FOLDS = 30, 11, 8
 WINDOW_STRIDE = 15  # years between cuts
@@ -53,7 +53,7 @@ WINDOW_STRIDE = 15  # years between cuts
 def template(component: str, n_rows: int) -> types.ModuleType:
     """The template as the built-in coder writes it for a history of n_rows years."""
     values = {"HORIZON": HORIZON, "SEASON": SEASON} if component == "train" else {
-        "FAMILIES": list(TEMPLATE_FAMILIES["timeseries"]), "N_ROWS": n_rows, "SEASON": SEASON,
+        "FAMILIES": list(get("timeseries").families), "N_ROWS": n_rows, "SEASON": SEASON,
         "NONNEGATIVE": True}
     source = fill_parameters((TEMPLATES / "timeseries" / f"{component}.py").read_text(), values)
     module = types.ModuleType(f"timeseries_{component}")

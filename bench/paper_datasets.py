@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from graph.config import load_config  # noqa: E402
-from nodes.initialize import prepare_data  # noqa: E402
+from tools.inputs import prepare  # noqa: E402
 from tools.metrics import test_metrics  # noqa: E402
 
 CONFIGS = ["iris", "wine", "breast_cancer", "diabetes", "mnist", "fashion_mnist", "sunspots",
@@ -187,7 +187,7 @@ def bench_one(name: str, runs_dir: Path, reuse: Path | None, flaml: bool) -> dic
     metric = metrics["metric"]
     row.update(metric=metric, cv=metrics["cv"][metric], test=metrics["test"].get(metric),
                wall=wall, trials=metrics["trials"]["finished"])
-    data = prepare_data(config)
+    data = prepare(config)
     modality = data.modality
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -15,20 +15,13 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sandbox import BACKENDS, Limits
+from tools.errors import ConfigError
 from tools.llm import LLMSettings
-from tools.templates import TEMPLATE_FAMILIES
+from tools.templates import all_families
+from tools.vocabulary import FACADES, METRICS, TASKS, metric_misfit
 
-CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "log_loss")
-REGRESSION_METRICS = ("r2", "rmse", "mae")
-METRICS = ("auto", *CLASSIFICATION_METRICS, *REGRESSION_METRICS)
-TASKS = ("auto", "classification", "regression", "forecasting")
-FAMILIES = ("hgb", "random_forest", "extra_trees", "linear", "svm", "knn", "mlp")  # tabular
-# Every family some built-in template offers; which of them serve a run depends on its data.
-ALL_FAMILIES = tuple(dict.fromkeys(FAMILIES + sum(TEMPLATE_FAMILIES.values(), ())))
-
-
-class ConfigError(ValueError):
-    """A configuration the user must fix; the message is one line naming the field."""
+__all__ = ["ConfigError", "RunConfig", "load_config", "parse_config"]
 
 
 class Section(BaseModel):
@@ -40,7 +33,7 @@ class DatasetConfig(Section):
     path: str | None = Field(None, description="your own CSV or Parquet file")
     target: str | None = Field(None, description="the target column of your file")
     test_path: str | None = Field(None, description="your own test split (then none is cut)")
-    task: Literal[TASKS] = Field("auto", description="inferred from the target when auto")
+    task: Literal[("auto", *TASKS)] = Field("auto", description="inferred from the target when auto")
     test_size: float = Field(0.2, gt=0, lt=1, description="share of rows sealed as the test split")
     options: dict[str, Any] = Field(default_factory=dict, description="options for the loader")
 
@@ -54,7 +47,7 @@ class DatasetConfig(Section):
 
 
 class OptimizerConfig(Section):
-    facade: Literal["auto", "hpo", "multi_fidelity", "blackbox", "random"] = "auto"
+    facade: Literal[("auto", *FACADES)] = "auto"
     n_trials: int = Field(50, ge=1, description="SMAC trials (configurations evaluated)")
     walltime: float = Field(600.0, gt=0, description="wall-clock budget of the search, seconds")
     workers: int = Field(1, ge=1, le=64, description="parallel trials, one warm sandbox each")
@@ -63,7 +56,7 @@ class OptimizerConfig(Section):
                           "tcp://host:port uses the workers of a running scheduler (they need the run "
                           "folder at the same path); default: threads in this process")
     cv_folds: int = Field(5, ge=2, le=20, description="cross-validation folds inside the training split")
-    families: list[Literal[ALL_FAMILIES]] | None = Field(
+    families: list[Literal[all_families()]] | None = Field(
         None, description="restrict the model families (those that serve the data are kept)")
     max_crash_share: float = Field(0.5, ge=0, le=1, description="stop and recode above this share of crashed trials")
     crash_check_after: int = Field(
@@ -99,17 +92,22 @@ class VerifyConfig(Section):
 
 
 class SandboxConfig(Section):
-    backend: Literal["auto", "docker", "process"] = "auto"
+    backend: Literal[BACKENDS] = "auto"
     trial_timeout: float = Field(300.0, gt=0, description="wall-clock seconds per trial")
     memory_mb: int = Field(4096, ge=256, description="memory per trial")
     cpus: float = Field(1.0, gt=0, description="CPU share per sandbox")
     pids: int = Field(256, ge=16, description="process limit per sandbox (docker)")
 
+    def limits(self, timeout: float | None = None) -> Limits:
+        """What one sandbox call may use (the trial timeout unless given)."""
+        return Limits(timeout=timeout or self.trial_timeout, memory_mb=self.memory_mb, cpus=self.cpus,
+                      pids=self.pids)
+
 
 class RunConfig(Section):
     name: str | None = Field(None, description="run folder name; defaults to the config file's name")
     objective: str = Field("", description="what you want, in words (given to the planner)")
-    metric: Literal[METRICS] = "auto"
+    metric: Literal[("auto", *METRICS)] = "auto"
     seed: int = 0
     dataset: DatasetConfig
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
@@ -137,18 +135,11 @@ class RunConfig(Section):
 
     @model_validator(mode="after")
     def _metric_fits_task(self) -> RunConfig:
-        check_metric_fits(self.dataset.task, self.metric)
+        if "auto" not in (self.metric, self.dataset.task):
+            misfit = metric_misfit(self.dataset.task, self.metric)
+            if misfit:
+                raise ValueError(misfit)
         return self
-
-
-def check_metric_fits(task: str, metric: str) -> None:
-    if metric == "auto" or task == "auto":
-        return
-    allowed = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
-    if metric not in allowed:
-        raise ValueError(
-            f"metric: '{metric}' does not fit a {task} task; use one of {', '.join(allowed)}"
-        )
 
 
 def _describe(error: dict, model: type[BaseModel]) -> str:

@@ -23,11 +23,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from graph.config import ConfigError, load_config
-from nodes.initialize import clean_features
+from graph.config import load_config
+from sandbox import SandboxError, Workspace, open_sandbox
+from tools.errors import ConfigError
+from tools.inputs import clean_features
+from tools.runfolder import (
+    SANDBOX_FINAL_TRAIN,
+    SANDBOX_MODEL,
+    SANDBOX_PREDICT_FEATURES,
+    SANDBOX_TRAIN_DATA,
+    RunFolder,
+)
 
 EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-FEATURES = "predict.pkl"
+FEATURES = SANDBOX_PREDICT_FEATURES
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -41,7 +50,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def finished_run(run_dir: Path) -> Path:
-    for name in ("model/model.pkl", "code/final/train.py", "config.yaml", "events.jsonl", "sandbox_data/train.pkl"):
+    needed = (f"{RunFolder.MODEL}/{SANDBOX_MODEL}", f"{RunFolder.CODE}/{SANDBOX_FINAL_TRAIN}", RunFolder.CONFIG,
+              RunFolder.EVENTS, f"{RunFolder.DATA}/{SANDBOX_TRAIN_DATA}")
+    for name in needed:
         if not (run_dir / name).exists():
             raise ConfigError(f"{run_dir}: not a finished run (no {name}); finish it with "
                               "python -m graph.run CONFIG --resume")
@@ -50,7 +61,7 @@ def finished_run(run_dir: Path) -> Path:
 
 def run_backend(run_dir: Path) -> str:
     """The sandbox backend the run fitted its model in (initialize logs it)."""
-    for line in (run_dir / "events.jsonl").read_text().splitlines():
+    for line in (run_dir / RunFolder.EVENTS).read_text().splitlines():
         backend = json.loads(line).get("backend")
         if backend:
             return backend
@@ -96,10 +107,7 @@ def read_rows(path: Path, training_X):
 
 def predict(run_dir: Path, rows, backend: str) -> dict:
     """{"y_pred", "y_proba"} from the run's model, computed inside a sandbox."""
-    from nodes.common import sandbox_limits
-    from sandbox import Workspace, open_sandbox
-
-    limits = sandbox_limits(load_config(run_dir / "config.yaml"))
+    limits = load_config(run_dir / RunFolder.CONFIG).sandbox.limits()
     with tempfile.TemporaryDirectory(prefix="automl-predict-") as folder:
         Path(folder).chmod(0o755)  # the Docker sandbox reads it as an unprivileged user
         with open(Path(folder) / FEATURES, "wb") as fh:
@@ -108,7 +116,7 @@ def predict(run_dir: Path, rows, backend: str) -> dict:
         workspace = Workspace(code=run_dir / "code", data=Path(folder), artifacts=run_dir / "model",
                               artifacts_writable=False)
         with open_sandbox(backend, workspace, limits, name=f"{run_dir.name}-predict") as sandbox:
-            outcome = sandbox.call("predict", module="final/train.py", artifact="model.pkl", predict=FEATURES)
+            outcome = sandbox.call("predict", module=SANDBOX_FINAL_TRAIN, artifact=SANDBOX_MODEL, predict=FEATURES)
     if not outcome.ok:
         raise RuntimeError(f"the model failed to predict: {outcome.describe()}")
     return outcome.result
@@ -125,11 +133,9 @@ def as_table(result: dict, classes: list | None) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from sandbox import SandboxError
-
     try:
         run_dir = finished_run(Path(args.run))
-        with open(run_dir / "sandbox_data" / "train.pkl", "rb") as fh:
+        with open(RunFolder(run_dir).train_data, "rb") as fh:
             training = pickle.load(fh)  # the agent's own pickle of the training split
         rows = read_rows(Path(args.data), training["X"])
         if len(rows) == 0:

@@ -14,7 +14,21 @@ import uuid
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from graph.config import ConfigError, RunConfig, load_config
+import psycopg
+from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from graph.builder import build_graph
+from graph.config import RunConfig, load_config
+from sandbox import SandboxError, choose_backend
+from tools import inputs
+from tools.dask_trials import DaskError, connect
+from tools.datasets import DatasetError
+from tools.errors import ConfigError, RunFailed, first_line
+from tools.llm import LLMConfigError, read_api_key
+from tools.runfolder import RunFolder, new_run_dir
 
 EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -30,8 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-SQLITE = "checkpoints.sqlite"  # a run's checkpoints in its own folder (the default)
-RUN_ID = "run_id"  # or its thread in the PostgreSQL database of `checkpoints:`
+SQLITE = RunFolder.CHECKPOINTS  # a run's checkpoints in its own folder (the default)
+RUN_ID = RunFolder.RUN_ID  # or its thread in the PostgreSQL database of `checkpoints:`
 
 
 def find_run(runs_dir: Path, name: str) -> Path | None:
@@ -40,17 +54,13 @@ def find_run(runs_dir: Path, name: str) -> Path | None:
     candidates = [c for c in candidates if (c / SQLITE).exists() or (c / RUN_ID).exists()]
 
     def last_activity(run: Path) -> float:
-        return max(p.stat().st_mtime for p in (run / SQLITE, run / RUN_ID, run / "events.jsonl") if p.exists())
+        return max(p.stat().st_mtime for p in (run / SQLITE, run / RUN_ID, run / RunFolder.EVENTS) if p.exists())
 
     return max(candidates, key=last_activity, default=None)
 
 
 def check_postgres(url: str) -> None:
     """A ConfigError, in one line, unless the PostgreSQL database at `url` takes a connection."""
-    import psycopg
-
-    from tools.errors import first_line
-
     try:
         psycopg.connect(url).close()
     except psycopg.OperationalError as exc:
@@ -69,15 +79,9 @@ def open_checkpoints(config: RunConfig, run_dir: Path):
     if not config.checkpoints and in_postgres:
         raise ConfigError(f"{run_dir}: its checkpoints are in PostgreSQL; resume it with the same checkpoints URL")
     if not config.checkpoints:
-        from langgraph.checkpoint.sqlite import SqliteSaver
-
         with closing(sqlite3.connect(run_dir / SQLITE, check_same_thread=False)) as connection:
             yield SqliteSaver(connection), run_dir.name
         return
-    from langgraph.checkpoint.postgres import PostgresSaver
-    from psycopg.rows import dict_row
-    from psycopg_pool import ConnectionPool
-
     check_postgres(config.checkpoints)  # on --resume too: the pool would wait 30 s, then raise
     # A pool that checks each connection before lending it: a search runs for hours, and a
     # connection cut meanwhile (a server restart, an idle reaper) is replaced, not fatal.
@@ -92,9 +96,7 @@ def open_checkpoints(config: RunConfig, run_dir: Path):
 
 def llm_usage_line(values: dict) -> str | None:
     """Tokens and cost of the run's LLM calls (usage.json), or None without an LLM."""
-    from tools.runfolder import RunFolder
-
-    usage = RunFolder(values["run_dir"]).read_json("usage.json") if values.get("run_dir") else None
+    usage = RunFolder(values["run_dir"]).read_json(RunFolder.USAGE) if values.get("run_dir") else None
     if not usage:
         return None
     run = usage["run"]
@@ -145,27 +147,18 @@ def configure_logging(quiet: bool) -> None:
 
 def preflight(config: RunConfig) -> None:
     """Fail fast on bad input, before a run folder exists: the data loads, the target and
-    the metric fit, the families asked for exist for this data."""
-    from nodes.initialize import prepare_data
-    from nodes.plan import restrict_families
-    from sandbox import choose_backend
-
-    data = prepare_data(config)
-    restrict_families({"n_rows": len(data.y_train), "task": data.task, "modality": data.modality},
-                      config.optimizer.families)
+    the metric fit, the families asked for exist for this data (`initialize` reuses the data
+    this loaded); the sandbox, checkpoint database, Dask scheduler and LLM key are there."""
+    inputs.check(config)
     choose_backend(config.sandbox.backend)
     if config.checkpoints:
         check_postgres(config.checkpoints)
     if config.optimizer.dask not in (None, "local"):
-        from tools.dask_trials import DaskError, connect
-
         try:
             connect(config.optimizer.dask, config.optimizer.workers)[0].close()
         except DaskError as exc:
             raise ConfigError(str(exc)) from None
     if config.llm.enabled:
-        from tools.llm import LLMConfigError, read_api_key
-
         try:
             read_api_key(config.llm.resolve())
         except LLMConfigError as exc:
@@ -175,11 +168,6 @@ def preflight(config: RunConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     configure_logging(args.quiet)
-
-    from graph.builder import build_graph
-    from sandbox import SandboxError
-    from tools.datasets import DatasetError
-
     runs_dir = Path(args.runs_dir)
     try:
         config = load_config(args.config, args.overrides)
@@ -188,8 +176,6 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"--resume: no run of '{config.name}' in {runs_dir}; start one without --resume")
         if run_dir is None:
             preflight(config)
-            from nodes.initialize import new_run_dir
-
             run_dir = new_run_dir(runs_dir, config.name)
     except (ConfigError, DatasetError, SandboxError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -209,10 +195,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_graph(graph, thread_id: str, run_dir: Path, config: RunConfig, config_path: str) -> int:
     """Start, resume or just summarise the run in `run_dir`; returns the exit code."""
-    from nodes.common import RunFailed
-    from sandbox import SandboxError
-    from tools.datasets import DatasetError
-
     thread = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
     existing = graph.get_state(thread)
     if existing.values and not existing.next:
@@ -237,6 +219,7 @@ def run_graph(graph, thread_id: str, run_dir: Path, config: RunConfig, config_pa
     values = graph.get_state(thread).values
     print(summary(values))
     return EXIT_FAILED if values.get("failure") else EXIT_DONE
+
 
 if __name__ == "__main__":
     sys.exit(main())

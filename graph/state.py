@@ -1,8 +1,13 @@
-"""The agent's state: small JSON-able facts; data and code live in the run folder."""
+"""The agent's state: small JSON-able facts; data and code live in the run folder.
+
+The pieces several nodes read are typed here, once: `Profile` (initialize), `Plan` (plan),
+`Component` and the verification reports (code, verify), `Decision` (verify and optimize
+say where the run goes next), `SearchSummary` (optimize) and `Deployment` (deploy).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 
 def merge(left: dict | None, right: dict | None) -> dict:
@@ -13,6 +18,79 @@ def merge(left: dict | None, right: dict | None) -> dict:
 def first(left: str | None, right: str | None) -> str | None:
     """Reducer for `failure`: parallel coders may both stop the run; the first reason stays."""
     return left or right
+
+
+class Profile(TypedDict, total=False):
+    """Facts about the training split (never the test split beyond its size and how it was cut)."""
+
+    modality: str  # tabular | image | text | timeseries
+    task: str  # classification | regression | forecasting
+    metric: str  # the default or configured metric (the plan may choose another)
+    n_rows: int
+    n_test_rows: int
+    test_split: str  # how the sealed split came about, in words
+    n_columns: int
+    numeric_columns: list[str]
+    categorical_columns: list[str]
+    missing_share: dict[str, float]
+    rows_with_missing: int
+    cardinality: dict[str, int]
+    shape: list[int]  # arrays: one row's shape
+    dtype: str
+    n_classes: int
+    class_counts: dict[str, int]
+    minority_share: float
+    target_summary: dict[str, float]
+    season_length: int  # a series' cycle
+
+
+class Plan(TypedDict, total=False):
+    author: str  # builtin, builtin (LLM fallback), or llm (<model>)
+    task: str
+    metric: str
+    modality: str
+    template: str  # the task template (tools/templates/<name>) that serves the data
+    template_parameters: dict[str, Any]
+    families: list[str]
+    facade: str
+    scenario: dict[str, Any]  # a ScenarioSpec's fields
+    validation: str
+    rationale: str
+    corrections: list[str]  # where an LLM's plan was held to the config
+    proposal: dict[str, Any]
+    fallback: str
+
+
+class Component(TypedDict, total=False):
+    path: str  # relative to the run's code folder
+    attempt: int
+    author: str  # builtin | llm
+    fallback: str  # why the built-in coder took it over
+
+
+class Decision(TypedDict, total=False):
+    """Where the run goes after verify or optimize, decided by that node's `decide`."""
+
+    step: Literal["code", "optimize", "deploy", "stop"]
+    components: list[str]  # with step "code": the components to (re)write
+    reason: str
+
+
+class SearchSummary(TypedDict, total=False):
+    incumbent: dict[str, Any] | None
+    incumbent_loss: float | None
+    n_trials: int
+    status_counts: dict[str, int]
+    walltime: float
+    stopped_by: str
+    failed_share: float
+    workers: list[str]
+
+
+class Deployment(TypedDict):
+    metrics: dict[str, Any]  # as written to metrics.json
+    report: str
+    model: str
 
 
 class InputState(TypedDict, total=False):
@@ -26,18 +104,19 @@ class InputState(TypedDict, total=False):
 
 
 class AgentState(InputState, total=False):
-    backend: str  # the sandbox backend this run uses: docker | process
-    profile: dict  # facts about the training split (never the test split)
-    plan: dict  # task, metric, families, facade, scenario, rationale
-    components: Annotated[dict, merge]  # component -> {path, attempt, author}
-    attempts: Annotated[dict, merge]  # component -> attempts used
-    reports: Annotated[dict, merge]  # component -> latest verification report
-    fallbacks: Annotated[dict, merge]  # component -> why the built-in coder took it over
+    backend: str  # the sandbox backend this run uses
+    profile: Profile
+    plan: Plan
+    components: Annotated[dict[str, Component], merge]
+    attempts: Annotated[dict[str, int], merge]  # component -> attempts used
+    reports: Annotated[dict[str, dict], merge]  # component -> latest verification report
+    fallbacks: Annotated[dict[str, str], merge]  # component -> why the built-in coder took it over
     verify_rounds: int
-    search: dict  # the SMAC search's outcome: incumbent, loss, trial counts
+    decision: Decision
+    search: SearchSummary
     crash_report: dict  # crashed trials of the last search, when they sent train back to code
     recodes: int  # times crashing trials sent the training function back to its coder
-    deployment: dict  # test metrics and where the model is
+    deployment: Deployment
     failure: Annotated[str, first]  # why the run stopped, when it did
 
 
@@ -47,9 +126,9 @@ class CoderTask(TypedDict):
     component: str
     run_dir: str
     config: dict
-    profile: dict
-    plan: dict
-    attempts: dict
-    reports: dict
-    fallbacks: dict  # components the built-in coder writes (the LLM's attempts are used up)
+    profile: Profile
+    plan: Plan
+    attempts: dict[str, int]
+    reports: dict[str, dict]
+    fallbacks: dict[str, str]  # components the built-in coder writes (the LLM's attempts are used up)
     crash_report: dict  # train after a search whose trials crashed: their errors, configurations

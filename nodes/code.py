@@ -14,13 +14,8 @@ from langgraph.types import Send
 
 from graph.state import CoderTask
 from nodes.common import log, run_config, run_folder
-from tools.templates import COMPONENTS, write_component
-
-
-def attempt_path(component: str, attempt: int) -> str:
-    """Where an attempt lives, relative to the run's code folder (as the sandbox sees it)."""
-    return f"attempts/{component}-{attempt}.py"
-
+from tools.templates import write_component
+from tools.vocabulary import COMPONENTS
 
 Written = tuple[str | None, str | None, str | None]  # source, why builtin took over, why stop
 
@@ -58,7 +53,7 @@ def code(task: CoderTask) -> dict:
         author = "llm" if source is not None else "builtin"
     if source is None:
         source = write_component(component, task["profile"], task["plan"])
-    relative = attempt_path(component, attempt)
+    relative = run.attempt(component, attempt)
     run.path("code", relative).write_text(source)
     info = {"path": relative, "attempt": attempt, "author": author}
     if fallback:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 
 from graph.config import RunConfig
-from nodes.code import attempt_path
 from nodes.llm_common import (
     api_reference,
     client_for,
@@ -28,7 +27,7 @@ MAX_CRASHES_SHOWN = 4
 
 
 def _previous_source(run: RunFolder, component: str, attempt: int) -> str:
-    path = run.root / "code" / attempt_path(component, attempt)
+    path = run.code / run.attempt(component, attempt)
     return path.read_text() if path.exists() else "(not found)"
 
 

@@ -7,24 +7,23 @@ proposal is then held to the configuration: the task is the data's, the metric f
 task (and is the user's when they named one), families come from the allowed ones, the
 facade is the configured one unless `auto`, and the budget never exceeds the configured
 one. Every correction is a note in the plan's rationale. What the LLM does not decide
-(the template family, the scenario's seed and workers) comes from the built-in plan.
+(the task template, the scenario's seed and workers) comes from the built-in plan.
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from graph.config import CLASSIFICATION_METRICS, FAMILIES, REGRESSION_METRICS, RunConfig
+from graph.config import RunConfig
 from nodes.common import log
 from nodes.llm_common import client_for, load_prompt, profile_for_prompt
 from tools.llm import BudgetExceeded, LLMConfigError, LLMError
 from tools.runfolder import RunFolder
-
-FACADES = ("hpo", "multi_fidelity", "blackbox", "random")
+from tools.templates import template_for
+from tools.vocabulary import FACADES, METRICS_BY_TASK, TASKS
 
 
 class Fidelity(BaseModel):
@@ -35,10 +34,10 @@ class Fidelity(BaseModel):
 class PlanProposal(BaseModel):
     """What the LLM planner answers."""
 
-    task: Literal["classification", "regression", "forecasting"]
+    task: Literal[TASKS]
     metric: str = Field(description="the metric cross-validation optimises")
     families: list[str] = Field(min_length=1, description="model families to search, best first")
-    facade: Literal["hpo", "multi_fidelity", "blackbox", "random"]
+    facade: Literal[FACADES]
     n_trials: int = Field(ge=1)
     walltime: float = Field(gt=0, description="seconds for the whole search")
     fidelity: Fidelity | None = Field(None, description="only with the multi_fidelity facade")
@@ -49,13 +48,10 @@ def allowed_choices(profile: dict, config: RunConfig, builtin: dict) -> dict:
     """What the configuration lets the planner choose; shown to the model and enforced."""
     opt = config.optimizer
     task = profile["task"]
-    metrics = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
-    if config.metric != "auto":
-        metrics = (config.metric,)
-    if opt.families or profile.get("modality", "tabular") != "tabular":
-        families = list(builtin["families"])  # restricted by the user, or another template family
-    else:
-        families = list(FAMILIES)
+    metrics = METRICS_BY_TASK[task] if config.metric == "auto" else (config.metric,)
+    # Every family of the data's template (the planner may take one the row rules dropped),
+    # unless the user restricted them.
+    families = list(builtin["families"]) if opt.families else list(template_for(profile).families)
     return {
         "task": task,
         "metrics": list(metrics),
@@ -131,30 +127,15 @@ def hold_to_config(proposal: PlanProposal, allowed: dict, builtin: dict,
     return decided, notes
 
 
-def retarget_metric(run: RunFolder, metric: str) -> None:
-    """The data's `info` names the metric the training function optimises: keep it the plan's."""
-    for name in ("train.pkl", "verify.pkl"):
-        path = run.sandbox_data / name
-        with open(path, "rb") as fh:
-            payload = pickle.load(fh)
-        payload["info"]["metric"] = metric
-        tmp = path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
-
-
 def llm_plan(state: dict, config: RunConfig, builtin: dict) -> dict:
     """The LLM's plan, held to the configuration. Raises LLMError (and BudgetExceeded)."""
-    profile, run = state["profile"], RunFolder(state["run_dir"])
+    profile = state["profile"]
     client = client_for(config, state["run_dir"])
     allowed = allowed_choices(profile, config, builtin)
     proposal = client.structured("plan", messages(profile, config, allowed), PlanProposal)
     decided, _ = hold_to_config(proposal, allowed, builtin, profile)
     decided["author"] = f"llm ({client.resolved.model})"
     decided["proposal"] = proposal.model_dump()
-    if decided["metric"] != profile["metric"]:
-        retarget_metric(run, decided["metric"])
     return decided
 
 

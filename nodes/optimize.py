@@ -13,17 +13,22 @@ import csv
 import json
 import warnings
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from typing import Literal
 
 from ConfigSpace import ConfigurationSpace
 from langgraph.graph import END
 from langgraph.types import Send
 
+from graph.config import OptimizerConfig
+from graph.state import Decision, SearchSummary
 from nodes.code import coder_tasks
-from nodes.common import RunFailed, log, run_config, run_folder, sandbox_for, sandbox_recipe
+from nodes.common import log, plan_facts, run_config, run_folder, sandbox_for, sandbox_recipe
 from sandbox.base import CallOutcome
 from tools.dask_trials import DaskError, DaskTrials
+from tools.errors import RunFailed
 from tools.metrics import crash_cost
+from tools.runfolder import SANDBOX_FINAL_TRAIN, SANDBOX_TRAIN_DATA, RunFolder
 from tools.scenario import parse_scenario_source
 from tools.smac_tool import SmacSearch
 
@@ -56,81 +61,120 @@ def crash_report(crashes: list[dict], rows: list[dict], n_trials: int, attempt: 
             "train_attempt": attempt, "crashes": list(distinct.values())}
 
 
+@dataclass
+class SearchBook:
+    """What a search has seen: trial and crash counts for the crash rule, the crashed
+    trials' errors for the coder, and every finished trial appended to trials.jsonl."""
+
+    run: RunFolder
+    metric: str
+    n_trials: int
+    train_attempt: int
+    trials: int = 0
+    crashed: int = 0
+    crashes: list[dict] = field(default_factory=list)
+
+    def note_crash(self, outcome: CallOutcome, trial_config: dict) -> None:
+        self.crashes.append({"error": outcome.describe()[:2000], "config": trial_config})
+
+    def on_trial(self, record: dict) -> None:
+        self.trials += 1
+        self.crashed += record["status"] == "crashed"
+        with open(self.run.path(RunFolder.TRIALS_LOG), "a") as fh:
+            fh.write(json.dumps({**record, "train_attempt": self.train_attempt}) + "\n")
+        score = "" if record["score"] is None else f", CV {self.metric} {record['score']:.4f}"
+        log.info("trial %d/%d %s: loss %.4f%s, %s (%.2f s)%s", record["trial"], self.n_trials,
+                 record["status"], record["loss"], score, record["config"].get("model", ""),
+                 record["seconds"], f" [{record['error']}]" if record["error"] else "")
+
+
+def too_many_crashes(trials: int, crashed: int, opt: OptimizerConfig, can_recode: bool) -> bool:
+    """The crash rule: stop the search and recode train once enough trials are in and too
+    large a share of them crashed (only when there is a coder to send it back to)."""
+    return can_recode and trials >= opt.crash_check_after and crashed / trials > opt.max_crash_share
+
+
+def decide(summary: SearchSummary, max_crash_share: float) -> Decision:
+    """Where the run goes after a search: deploy the incumbent, recode train (the crash
+    rule stopped the search), or stop (no trial succeeded)."""
+    if summary["stopped_by"] == "crashes":
+        return {"step": "code", "components": ["train"], "reason": "too many trials crashed"}
+    if summary["incumbent"] is None:
+        return {"step": "stop", "reason": f"all {summary['n_trials']} trials failed ({summary['status_counts']})"}
+    if summary["failed_share"] > max_crash_share:
+        share = f"{summary['failed_share']:.0%}"
+        return {"step": "deploy", "reason": f"{share} of trials failed; the incumbent is still used"}
+    return {"step": "deploy"}
+
+
+def trial_evaluator(run_trial, book: SearchBook, config, spec, info: dict):
+    """evaluate(worker, config, seed, budget, seconds_left) -> CallOutcome for SmacSearch."""
+    limit = config.sandbox.trial_timeout
+
+    def evaluate(worker: int, trial_config: dict, seed: int, budget: float | None, seconds_left: float):
+        # A trial never outlives the search's walltime (at least a second, so a trial
+        # started at the last moment fails as a timeout rather than as a bad request).
+        timeout = max(1.0, min(limit, seconds_left))
+        request = {"module": SANDBOX_FINAL_TRAIN, "data": SANDBOX_TRAIN_DATA, "config": trial_config,
+                   "seed": seed, "budget": budget, "info": info}
+        outcome = run_trial(worker, request, timeout)
+        if outcome.status == "timeout" and timeout < limit:
+            outcome.error = f"stopped at the search walltime ({spec.walltime:g} s); {outcome.error}"
+        if outcome.status == "crashed":
+            book.note_crash(outcome, trial_config)
+        return outcome
+    return evaluate
+
+
+def open_search(state: dict, run: RunFolder, config) -> tuple[SmacSearch, object]:
+    """SMAC over the verified space and scenario, continuing a stored run history."""
+    space = ConfigurationSpace.from_serialized_dict(json.loads(run.final_space.read_text()))
+    spec = parse_scenario_source(run.final_scenario.read_text())
+    recodes = state.get("recodes", 0)
+    # A fresh SMAC folder per recoded training function: the broken one's costs stay out.
+    smac_dir = run.smac if not recodes else run.folder("smac", f"recode-{recodes}")
+    search = SmacSearch(space, spec, smac_dir, crash_cost(state["plan"]["metric"]), seed=config.seed)
+    if search.finished:
+        log.info("optimize: resuming the search after %d finished trials", search.finished)
+    run.event("optimize", "search started", facade=spec.facade, n_trials=spec.n_trials,
+              walltime=spec.walltime, workers=spec.n_workers, resumed_from=search.finished)
+    return search, spec
+
+
 def optimize(state: dict) -> dict:
     config, run = run_config(state), run_folder(state)
-    final = run.folder("code", "final")
-    space = ConfigurationSpace.from_serialized_dict(json.loads((final / "configspace.json").read_text()))
-    spec = parse_scenario_source((final / "scenario.py").read_text())
-    metric = state["plan"]["metric"]
-    recodes, train = state.get("recodes", 0), state["components"]["train"]
-    # A fresh SMAC folder per recoded training function: the broken one's costs stay out.
-    smac_dir = run.folder("smac") if not recodes else run.folder("smac", f"recode-{recodes}")
-    search = SmacSearch(space, spec, smac_dir, crash_cost(metric), seed=config.seed)
-    resumed_from = search.finished
-    if resumed_from:
-        log.info("optimize: resuming the search after %d finished trials", resumed_from)
-    run.event("optimize", "search started", facade=spec.facade, n_trials=spec.n_trials,
-              walltime=spec.walltime, workers=spec.n_workers, resumed_from=resumed_from)
+    search, spec = open_search(state, run, config)
+    train = state["components"]["train"]
+    before = search.result().status_counts
+    book = SearchBook(run, state["plan"]["metric"], spec.n_trials, train["attempt"],
+                      trials=sum(before.values()), crashed=before.get("crashed", 0))
+    # Only an LLM-written training function goes back to its coder: the template would
+    # come back the same.
+    can_recode = train["author"] == "llm" and state.get("recodes", 0) < config.coder.max_recodes
 
-    with ExitStack() as stack:
+    def should_stop() -> str | None:
+        return "crashes" if too_many_crashes(book.trials, book.crashed, config.optimizer, can_recode) else None
+
+    with ExitStack() as stack, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SMAC's surrogate warns on tiny histories
         run_trial = _trial_runner(stack, state, spec.n_workers)
-        crashes: list[dict] = []
-        before = search.result().status_counts
-        seen = {"trials": sum(before.values()), "crashed": before.get("crashed", 0)}
-        # Only an LLM-written training function goes back to its coder: the template would
-        # come back the same.
-        can_recode = train["author"] == "llm" and recodes < config.coder.max_recodes
-
-        def evaluate(worker: int, trial_config: dict, seed: int, budget: float | None,
-                     seconds_left: float):
-            # A trial never outlives the search's walltime (at least a second, so a trial
-            # started at the last moment fails as a timeout rather than as a bad request).
-            timeout = max(1.0, min(config.sandbox.trial_timeout, seconds_left))
-            outcome = run_trial(worker, {"module": "final/train.py", "data": "train.pkl",
-                                         "config": trial_config, "seed": seed, "budget": budget}, timeout)
-            if outcome.status == "timeout" and timeout < config.sandbox.trial_timeout:
-                outcome.error = f"stopped at the search walltime ({spec.walltime:g} s); {outcome.error}"
-            if outcome.status == "crashed":
-                crashes.append({"error": outcome.describe()[:2000], "config": trial_config})
-            return outcome
-
-        def should_stop() -> str | None:
-            opt = config.optimizer
-            if can_recode and seen["trials"] >= opt.crash_check_after \
-                    and seen["crashed"] / seen["trials"] > opt.max_crash_share:
-                return "crashes"
-            return None
-
-        def on_trial(record: dict) -> None:
-            seen["trials"] += 1
-            seen["crashed"] += record["status"] == "crashed"
-            with open(run.path("trials.jsonl"), "a") as fh:
-                fh.write(json.dumps({**record, "train_attempt": train["attempt"]}) + "\n")
-            score = "" if record["score"] is None else f", CV {metric} {record['score']:.4f}"
-            log.info("trial %d/%d %s: loss %.4f%s, %s (%.2f s)%s", record["trial"], spec.n_trials,
-                     record["status"], record["loss"], score, record["config"].get("model", ""),
-                     record["seconds"], f" [{record['error']}]" if record["error"] else "")
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # SMAC's surrogate warns on tiny histories
-            result = search.run(evaluate, workers=spec.n_workers, on_trial=on_trial,
-                                should_stop=should_stop)
+        evaluate = trial_evaluator(run_trial, book, config, spec, plan_facts(state))
+        result = search.run(evaluate, workers=spec.n_workers, on_trial=book.on_trial, should_stop=should_stop)
 
     rows = search.trials()
-    write_trials_table(run.path("trials.csv"), rows)
+    write_trials_table(run.path(RunFolder.TRIALS_TABLE), rows)
     summary = _search_summary(result, rows)
-    run.write_json("search.json", summary)
+    run.write_json(RunFolder.SEARCH, summary)
     run.event("optimize", "search finished", **summary)
-    update: dict = {"search": summary}
-    if result.stopped_by == "crashes":
-        report = crash_report(crashes, rows, result.n_trials, train["attempt"])
+    decision = decide(summary, config.optimizer.max_crash_share)
+    update: dict = {"search": summary, "decision": decision}
+    if decision["step"] == "code":
+        report = crash_report(book.crashes, rows, result.n_trials, train["attempt"])
         return {**update, **_back_to_coder(state, report, rows)}
-    if result.incumbent is None:
-        update["failure"] = (f"all {result.n_trials} trials failed ({result.status_counts}); "
-                             f"see {run.root / 'trials.csv'} for the errors")
-    elif summary["failed_share"] > config.optimizer.max_crash_share:
-        log.warning("optimize: %.0f%% of trials failed; the incumbent is still used",
-                    100 * summary["failed_share"])
+    if decision["step"] == "stop":
+        update["failure"] = f"{decision['reason']}; see {run.path(RunFolder.TRIALS_TABLE)} for the errors"
+    elif decision.get("reason"):
+        log.warning("optimize: %s", decision["reason"])
     return update
 
 
@@ -189,11 +233,12 @@ def _back_to_coder(state: dict, report: dict, rows: list[dict]) -> dict:
 
 
 def route_after_optimize(state: dict) -> list[Send] | Literal["deploy", "__end__"]:
-    """Deploy the incumbent; or, when too many trials crashed, send the training function
-    back to its coder with the crash reports (the other components are kept)."""
-    if state.get("failure"):
+    """Follow optimize's decision: deploy the incumbent; or send the training function back
+    to its coder with the crash reports (the other components are kept); or stop."""
+    decision = state.get("decision") or {}
+    if state.get("failure") or decision.get("step") == "stop":
         return END
-    if state["search"].get("stopped_by") == "crashes":
+    if decision["step"] == "code":
         return [Send("code", {**task.arg, "crash_report": state["crash_report"]})
-                for task in coder_tasks(state, ["train"])]
+                for task in coder_tasks(state, decision["components"])]
     return "deploy"

@@ -21,9 +21,12 @@ from typing import Literal
 from langgraph.graph import END
 from langgraph.types import Send
 
+from graph.config import CoderConfig
+from graph.state import Decision
 from nodes.code import coder_tasks
-from nodes.common import log, run_config, run_folder, sandbox_for
+from nodes.common import log, plan_facts, run_config, run_folder, sandbox_for
 from sandbox import Sandbox
+from tools.runfolder import SANDBOX_VERIFY_DATA, SANDBOX_VERIFY_FEATURES, RunFolder
 from tools.scenario import ScenarioSpecError, parse_scenario_source
 
 # The contract: function -> (required leading parameters, parameters that must exist).
@@ -110,42 +113,38 @@ def verify_configspace(sandbox: Sandbox, path: str, n_samples: int, report: Veri
 
 
 def verify_train(sandbox: Sandbox, path: str, space: dict, n_configs: int,
-                 report: VerificationReport, timeout: float) -> None:
+                 report: VerificationReport, timeout: float, info: dict) -> None:
     configs = [("default", space["default"])]
     configs += [(f"random #{i + 1}", c) for i, c in enumerate(space["samples"][:n_configs])]
     for label, config in configs:
-        outcome = sandbox.call("train", timeout=timeout, module=path, data="verify.pkl",
-                               config=config, seed=0)
+        outcome = sandbox.call("train", timeout=timeout, module=path, data=SANDBOX_VERIFY_DATA,
+                               config=config, seed=0, info=info)
         if outcome.ok:
             report.add(f"train on {label} configuration", True,
                        f"loss {outcome.result['loss']:.4f} in {outcome.elapsed:.2f} s")
         else:
             report.add(f"train on {label} configuration", False,
                        f"{outcome.describe()}\nconfiguration: {json.dumps(config)}")
-    outcome = sandbox.call("fit_predict", timeout=timeout, module=path, data="verify.pkl",
-                           predict="verify_features.pkl", config=space["default"], seed=0)
+    outcome = sandbox.call("fit_predict", timeout=timeout, module=path, data=SANDBOX_VERIFY_DATA,
+                           predict=SANDBOX_VERIFY_FEATURES, config=space["default"], seed=0, info=info)
     report.add("fit and predict", outcome.ok,
                "one prediction per row" if outcome.ok else outcome.describe())
 
 
-def verify(state: dict) -> dict:
-    if state.get("failure"):  # a coder stopped the run (an LLM cap with on_cap: stop)
-        return {}
-    config, run = run_config(state), run_folder(state)
+def check_components(state: dict, config, run: RunFolder) -> tuple[dict[str, VerificationReport], dict | None]:
+    """Every component's report (static checks, then runs in the sandbox), and the space
+    the sandbox built (None when it did not build)."""
     components = state["components"]
-    round_number = state.get("verify_rounds", 0) + 1
-    reports: dict[str, VerificationReport] = {}
     sources = {c: run.path("code", info["path"]).read_text() for c, info in components.items()}
-    for component, info in components.items():
-        reports[component] = VerificationReport(component, info["attempt"])
-        static_check(component, sources[component], reports[component])
-
-    scenario = reports["scenario"]
+    reports = {c: VerificationReport(c, info["attempt"]) for c, info in components.items()}
+    for component, report in reports.items():
+        static_check(component, sources[component], report)
     try:
         spec = parse_scenario_source(sources["scenario"])
-        scenario.add("valid scenario", True, f"{spec.facade} facade, {spec.n_trials} trials, {spec.walltime:g} s")
+        reports["scenario"].add("valid scenario", True,
+                                f"{spec.facade} facade, {spec.n_trials} trials, {spec.walltime:g} s")
     except ScenarioSpecError as exc:
-        scenario.add("valid scenario", False, str(exc))
+        reports["scenario"].add("valid scenario", False, str(exc))
 
     space = None
     with sandbox_for(state, timeout=config.verify.timeout, name="verify") as sandbox:
@@ -154,51 +153,16 @@ def verify(state: dict) -> dict:
             space = verify_configspace(sandbox, components["configspace"]["path"],
                                        config.verify.n_samples, reports["configspace"], config.verify.timeout)
         reports["configspace"].seconds = time.monotonic() - started
-        train = reports["train"]
-        started = time.monotonic()
+        train, started = reports["train"], time.monotonic()
         if space is None:
             if train.ok:
                 train.status = "skipped"
                 train.checks.append(Check("run in the sandbox", True, "waits for a working configuration space"))
         elif train.ok:
             verify_train(sandbox, components["train"]["path"], space, config.verify.n_configs,
-                         train, config.verify.timeout)
+                         train, config.verify.timeout, plan_facts(state))
         train.seconds = time.monotonic() - started
-
-    as_dicts = {c: r.to_dict() for c, r in reports.items()}
-    run.write_json(f"reports/verify-{round_number}.json", as_dicts)
-    for component, report in reports.items():
-        run.event("verify", f"{component} {report.status}", attempt=report.attempt, error=report.error())
-        log.info("verify: %s attempt %d %s%s", component, report.attempt, report.status,
-                 "" if report.ok or report.status == "skipped" else f": {report.error().splitlines()[0]}")
-
-    update: dict = {"reports": as_dicts, "verify_rounds": round_number}
-    failed = [c for c, r in reports.items() if r.status == "failed"]
-    if not failed and all(r.ok for r in reports.values()):
-        final = run.folder("code", "final")
-        for component, info in components.items():
-            shutil.copyfile(run.path("code", info["path"]), final / f"{component}.py")
-        (final / "configspace.json").write_text(json.dumps(space["configspace"], indent=1))
-        run.event("verify", "all components verified", round=round_number)
-        return update
-    exhausted = [c for c in failed if state["attempts"].get(c, 0) >= config.coder.max_code_attempts]
-    fallbacks = builtin_takes_over(exhausted, components, state.get("fallbacks") or {}, reports,
-                                   config.coder.fallback)
-    if fallbacks:
-        update["fallbacks"] = fallbacks
-        for component, why in fallbacks.items():
-            run.event("verify", f"{component}: the built-in coder takes over", reason=why)
-            log.warning("verify: %s: the built-in coder takes over (%s)", component, why)
-    stuck = [c for c in exhausted if c not in fallbacks and PARTNER.get(c) not in fallbacks]
-    if stuck:
-        first = stuck[0]
-        reason = reports[first].error().splitlines()[0]
-        stop = "; coder.fallback is stop" if config.coder.fallback == "stop" else ""
-        update["failure"] = (
-            f"the {first} component failed verification {config.coder.max_code_attempts} times; "
-            f"last error: {reason} (see {run.root / 'reports'}{stop})"
-        )
-    return update
+    return reports, space
 
 
 # The configuration space and the training function share hyperparameter names: when the
@@ -206,37 +170,93 @@ def verify(state: dict) -> dict:
 PARTNER = {"configspace": "train", "train": "configspace"}
 
 
-def builtin_takes_over(exhausted: list[str], components: dict, fallbacks: dict,
-                       reports: dict[str, VerificationReport], policy: str) -> dict:
+def builtin_takes_over(exhausted: list[str], components: dict, fallbacks: dict, reports: dict,
+                       policy: str) -> dict[str, str]:
     """Components the built-in coder writes next (component -> why), new ones only."""
     new: dict[str, str] = {}
     if policy != "builtin":
         return new
     for component in exhausted:
         if components[component]["author"] != "builtin" and component not in fallbacks:
-            reason = reports[component].error().splitlines()[0]
-            new[component] = (f"{reports[component].attempt} LLM attempts failed verification; "
+            reason = reports[component]["error"].splitlines()[0]
+            new[component] = (f"{reports[component]['attempt']} LLM attempts failed verification; "
                               f"last error: {reason}")
     for component, partner in PARTNER.items():
         taken = component in new or component in fallbacks
         if taken and partner not in fallbacks and partner not in new \
                 and components[partner]["author"] != "builtin":
-            new[partner] = (f"written with the built-in {component} "
-                            "(they share hyperparameter names)")
+            new[partner] = f"written with the built-in {component} (they share hyperparameter names)"
     return new
 
 
-def route_after_verify(state: dict) -> list[Send] | Literal["optimize", "__end__"]:
-    """All verified: optimize. Failures with attempts left, or components the built-in coder
-    takes over: back to their coders. Else stop."""
-    if state.get("failure"):
-        return END
-    failed = [c for c, r in state["reports"].items() if r["status"] == "failed"]
+def decide(reports: dict[str, dict], components: dict, attempts: dict, fallbacks: dict,
+           coder: CoderConfig) -> tuple[Decision, dict[str, str]]:
+    """Where the run goes after a verification round, and which components the built-in
+    coder takes over: all passed, optimize; failures with attempts left (or taken over),
+    back to their coders; a component out of attempts that nobody takes over, stop."""
+    failed = [c for c, r in reports.items() if r["status"] == "failed"]
     # A skipped component waits on a failed one, so "no failures" means all passed.
     if not failed:
+        return {"step": "optimize"}, {}
+    exhausted = [c for c in failed if attempts.get(c, 0) >= coder.max_code_attempts]
+    new = builtin_takes_over(exhausted, components, fallbacks, reports, coder.fallback)
+    stuck = [c for c in exhausted if c not in new and PARTNER.get(c) not in new]
+    if stuck:
+        reason = reports[stuck[0]]["error"].splitlines()[0]
+        stop = "; coder.fallback is stop" if coder.fallback == "stop" else ""
+        return {"step": "stop", "reason": f"the {stuck[0]} component failed verification "
+                f"{coder.max_code_attempts} times; last error: {reason}{stop}"}, new
+    taken = {**fallbacks, **new}
+    pending = [c for c in taken if components[c]["author"] != "builtin"]
+    return {"step": "code", "components": sorted(set(failed) | set(pending))}, new
+
+
+def record(run: RunFolder, round_number: int, reports: dict[str, VerificationReport]) -> dict[str, dict]:
+    """The round's reports in reports/, one event and one log line per component."""
+    as_dicts = {c: r.to_dict() for c, r in reports.items()}
+    run.write_json(run.verify_report(round_number), as_dicts)
+    for component, report in reports.items():
+        run.event("verify", f"{component} {report.status}", attempt=report.attempt, error=report.error())
+        log.info("verify: %s attempt %d %s%s", component, report.attempt, report.status,
+                 "" if report.ok or report.status == "skipped" else f": {report.error().splitlines()[0]}")
+    return as_dicts
+
+
+def keep_verified(run: RunFolder, components: dict, space: dict, round_number: int) -> None:
+    """The verified components (and the space as ConfigSpace JSON) go to code/final/."""
+    for component, info in components.items():
+        shutil.copyfile(run.path("code", info["path"]), run.final_code / f"{component}.py")
+    run.final_space.write_text(json.dumps(space["configspace"], indent=1))
+    run.event("verify", "all components verified", round=round_number)
+
+
+def verify(state: dict) -> dict:
+    if state.get("failure"):  # a coder stopped the run (an LLM cap with on_cap: stop)
+        return {}
+    config, run = run_config(state), run_folder(state)
+    round_number = state.get("verify_rounds", 0) + 1
+    reports, space = check_components(state, config, run)
+    as_dicts = record(run, round_number, reports)
+    decision, fallbacks = decide(as_dicts, state["components"], state["attempts"],
+                                 state.get("fallbacks") or {}, config.coder)
+    for component, why in fallbacks.items():
+        run.event("verify", f"{component}: the built-in coder takes over", reason=why)
+        log.warning("verify: %s: the built-in coder takes over (%s)", component, why)
+    update: dict = {"reports": as_dicts, "verify_rounds": round_number, "decision": decision}
+    if fallbacks:
+        update["fallbacks"] = fallbacks
+    if decision["step"] == "optimize":
+        keep_verified(run, state["components"], space, round_number)
+    elif decision["step"] == "stop":
+        update["failure"] = f"{decision['reason']} (see {run.root / 'reports'})"
+    return update
+
+
+def route_after_verify(state: dict) -> list[Send] | Literal["optimize", "__end__"]:
+    """Follow verify's decision: optimize, back to the coders it names, or stop."""
+    decision = state.get("decision") or {}
+    if state.get("failure") or decision.get("step") == "stop":
+        return END
+    if decision["step"] == "optimize":
         return "optimize"
-    components = state["components"]
-    pending = [c for c in (state.get("fallbacks") or {}) if components[c]["author"] != "builtin"]
-    return coder_tasks(state, sorted(set(failed) | set(pending)))
-
-
+    return coder_tasks(state, decision["components"])

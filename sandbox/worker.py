@@ -321,6 +321,8 @@ def _spare_child(request_fd: int, result_fd: int, roots: dict, cache: DataCache)
     log_path = os.path.join(roots["tmp"], f"call-{req.get('id', 0)}.log")
     try:
         data = cache.get(req.get("data"))  # in the cache unless new since this fork
+        if req.get("info") and isinstance(data, TrainingData):  # the plan's facts (e.g. its metric) win
+            data = TrainingData(data.X, data.y, {**data.info, **req["info"]})
     except Exception as exc:  # noqa: BLE001 - reported like any failure of the call
         data = exc
     _child(req, roots, data, result_fd, log_path)

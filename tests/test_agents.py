@@ -503,6 +503,7 @@ def test_builtin_takes_over_a_component_and_its_partner():
 
     report = VerificationReport("configspace", 2)
     report.add("builds and samples", False, "crashed: ImportError: ParentCondition")
+    report = report.to_dict()
     components = {c: {"author": "llm"} for c in ("configspace", "train", "scenario")}
     taken = builtin_takes_over(["configspace"], components, {}, {"configspace": report}, "builtin")
     assert set(taken) == {"configspace", "train"} and "ParentCondition" in taken["configspace"]

@@ -7,8 +7,8 @@ import types
 import numpy as np
 import pytest
 
-from tools.baselines import autoregressive, forecasting_baselines, seasonal_naive, validation_origins
-from tools.paper_datasets import load_sunspots
+from tools.templates.timeseries.baselines import autoregressive, forecasting_baselines, seasonal_naive, validation_origins
+from tools.datasets.paper import load_sunspots
 from tools.templates import TEMPLATES, fill_parameters
 
 RIDGE = {"model": "ridge", "ridge:alpha": 1.0, "ts:transform": "sqrt", "ts:lags": 12,

@@ -13,8 +13,9 @@ from graph.config import ConfigError, parse_config
 from nodes.code import code, route_to_coders
 from nodes.initialize import initialize
 from nodes.optimize import optimize
-from nodes.plan import builtin_plan, choose_families, plan
+from nodes.plan import builtin_plan, plan
 from nodes.verify import VerificationReport, route_after_verify, static_check, verify
+from tools.templates import get as get_template
 
 BROKEN_SPACE = '''
 from ConfigSpace import ConfigurationSpace, Categorical, Float, ParentCondition
@@ -65,8 +66,9 @@ def test_initialize_seals_a_stratified_test_split(initialized, tmp_path):
 
 
 def test_plan_drops_quadratic_families_on_large_data():
-    small, _ = choose_families({"n_rows": 500})
-    large, why = choose_families({"n_rows": 50_000})
+    tabular = get_template("tabular")
+    small, _ = tabular.choose_families({"n_rows": 500})
+    large, why = tabular.choose_families({"n_rows": 50_000})
     assert {"svm", "knn"} <= set(small)
     assert not {"svm", "knn"} & set(large) and "hgb" in large
     assert "rows squared" in why

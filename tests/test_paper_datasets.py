@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from tools.datasets import REGISTRY, DatasetError, load
-from tools.paper_datasets import cache_dir, stratified_head
+from tools.datasets.paper import cache_dir, stratified_head
 
 HEADER_LINE = r"(?m)^Newsgroups: "
 

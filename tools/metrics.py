@@ -5,25 +5,17 @@ from __future__ import annotations
 import numpy as np
 from sklearn import metrics as skm
 
-# Metrics where larger is better and 1.0 is perfect: the training function's loss is 1 - score.
-SCORE_METRICS = {"accuracy", "balanced_accuracy", "f1_macro", "roc_auc", "r2"}
-# Errors: the loss is the metric itself.
-ERROR_METRICS = {"log_loss", "rmse", "mae"}
-
-
-def default_metric(task: str, n_classes: int | None = None) -> str:
-    """accuracy for classification, r2 for regression, mae for a forecast (scored like a
-    regression: every regression metric applies)."""
-    return {"classification": "accuracy", "forecasting": "mae"}.get(task, "r2")
+from tools.vocabulary import higher_is_better
 
 
 def loss_to_score(metric: str, loss: float) -> float:
-    return 1.0 - loss if metric in SCORE_METRICS else loss
+    """A score is 1 - loss (the training function minimises 1 - score); an error is the loss."""
+    return 1.0 - loss if higher_is_better(metric) else loss
 
 
 def crash_cost(metric: str) -> float:
     """The loss SMAC charges for a crashed trial: worse than any sane model's."""
-    return 2.0 if metric in SCORE_METRICS else 1e6
+    return 2.0 if higher_is_better(metric) else 1e6
 
 
 def classification_metrics(y_true, y_pred, y_proba=None, classes=None) -> dict:

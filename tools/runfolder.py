@@ -4,7 +4,7 @@
       config.yaml          the resolved configuration
       profile.json         facts about the training split
       plan.json            the planner's decisions and rationale
-      code/attempt-N/      every generated component, attempt by attempt
+      code/attempts/      every generated component, attempt by attempt
       code/final/          the verified components that the optimizer used
       reports/             verification reports, one per attempt
       sandbox_data/        what the sandbox may read: the training split only
@@ -26,13 +26,45 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# What the sandbox sees, by the names it sees them under: the run's `code/` and
+# `sandbox_data/` folders are mounted as its code and data folders.
+SANDBOX_TRAIN_DATA = "train.pkl"  # the whole training split
+SANDBOX_VERIFY_DATA = "verify.pkl"  # a small sample of it, for verification
+SANDBOX_VERIFY_FEATURES = "verify_features.pkl"  # the sample's features alone
+SANDBOX_PREDICT_FEATURES = "predict.pkl"  # rows to predict (deploy: the sealed features, then removed)
+SANDBOX_FINAL_TRAIN = "final/train.py"  # the verified training function
+SANDBOX_MODEL = "model.pkl"  # the refit model, inside the artifacts folder
+
 
 @dataclass(frozen=True)
 class RunFolder:
+    """Every file a node reads or writes, by name: nodes use these, never literals."""
+
     root: Path
 
+    CONFIG = "config.yaml"
+    PROFILE = "profile.json"
+    PLAN = "plan.json"
+    SEARCH = "search.json"
+    TRIALS_TABLE = "trials.csv"
+    TRIALS_LOG = "trials.jsonl"
+    METRICS = "metrics.json"
+    REPORT = "report.md"
+    TRIALS_PLOT = "report_trials.png"
+    EVENTS = "events.jsonl"
+    CHECKPOINTS = "checkpoints.sqlite"
+    RUN_ID = "run_id"  # the run's thread when its checkpoints are in PostgreSQL
+    USAGE = "usage.json"
+    LLM_CALLS = "llm_calls.jsonl"
+    MODEL_CONFIG = "model/config.json"
+    # Folders (the properties below create them when first asked).
+    CODE = "code"
+    DATA = "sandbox_data"
+    SEALED = "sealed"
+    MODEL = "model"
+
     def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
+        object.__setattr__(self, "root", Path(self.root).absolute())
 
     @property
     def name(self) -> str:
@@ -50,19 +82,56 @@ class RunFolder:
 
     @property
     def code(self) -> Path:
-        return self.folder("code")
+        return self.folder(self.CODE)
 
     @property
     def sandbox_data(self) -> Path:
-        return self.folder("sandbox_data")
+        return self.folder(self.DATA)
 
     @property
     def sealed(self) -> Path:
-        return self.folder("sealed")
+        return self.folder(self.SEALED)
+
+    @property
+    def final_code(self) -> Path:
+        """The verified components the search and deploy use."""
+        return self.folder("code", "final")
+
+    @property
+    def final_space(self) -> Path:
+        """The verified configuration space as ConfigSpace JSON (data, not code)."""
+        return self.final_code / "configspace.json"
+
+    @property
+    def final_scenario(self) -> Path:
+        return self.final_code / "scenario.py"
+
+    @property
+    def train_data(self) -> Path:
+        return self.sandbox_data / SANDBOX_TRAIN_DATA
+
+    @property
+    def sealed_test(self) -> Path:
+        return self.sealed / "test.pkl"
+
+    @property
+    def model(self) -> Path:
+        return self.folder(self.MODEL)
+
+    @property
+    def smac(self) -> Path:
+        return self.folder("smac")
 
     @property
     def checkpoints(self) -> Path:
-        return self.path("checkpoints.sqlite")
+        return self.path(self.CHECKPOINTS)
+
+    def attempt(self, component: str, attempt: int) -> str:
+        """Where an attempt lives, relative to the code folder (as the sandbox sees it)."""
+        return f"attempts/{component}-{attempt}.py"
+
+    def verify_report(self, round_number: int) -> str:
+        return f"reports/verify-{round_number}.json"
 
     def write_json(self, name: str, data: Any) -> Path:
         target = self.path(name)
@@ -77,11 +146,11 @@ class RunFolder:
 
     def event(self, node: str, message: str, **data: Any) -> None:
         record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "node": node, "message": message, **data}
-        with open(self.path("events.jsonl"), "a") as fh:
+        with open(self.path(self.EVENTS), "a") as fh:
             fh.write(json.dumps(record, default=_plain) + "\n")
 
     def events(self) -> list[dict]:
-        target = self.root / "events.jsonl"
+        target = self.root / self.EVENTS
         if not target.exists():
             return []
         return [json.loads(line) for line in target.read_text().splitlines() if line.strip()]
@@ -95,3 +164,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     return str(value)
+
+
+def new_run_dir(runs_dir: str | Path, name: str) -> Path:
+    """runs/<name>, or runs/<name>-2, -3 ... when that exists: never overwrite a run."""
+    root = Path(runs_dir)
+    candidate, n = root / name, 1
+    while candidate.exists():
+        n += 1
+        candidate = root / f"{name}-{n}"
+    return candidate

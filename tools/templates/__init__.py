@@ -1,62 +1,71 @@
-"""The built-in coder: writes the three components from expert templates, no LLM needed.
+"""The built-in coder: writes the three components from task templates, no LLM needed.
 
-Templates are real Python modules in folders per task family (`tabular/`, ...), so they
-are linted and readable. A template's parameters are its top-level `NAME = literal`
-assignments; the coder replaces their values from the plan and the data profile, and
-the result is source text that runs only inside the sandbox.
+A task template is one folder (see `base.py`): `spec.py` says which data it serves and how
+to plan for it; `configspace.py` and `train.py` are real Python modules (linted, readable)
+whose top-level `NAME = literal` lines are the template's parameters. The coder sets those
+from the plan and the data profile, and the result is source text that runs only inside
+the sandbox.
+
+Every folder here with a `spec.py` registers itself at import; `register(folder)` adds one
+from elsewhere. Adding a kind of data is adding a folder.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 from pathlib import Path
 
 from tools.scenario import ScenarioSpec, render_scenario_source
+from tools.templates.base import TaskTemplate
 
 TEMPLATES = Path(__file__).parent
-COMPONENTS = ("configspace", "train", "scenario")
+_REGISTERED: dict[str, TaskTemplate] = {}
 
 
-# Model families each template offers, the cheapest-to-try first.
-TEMPLATE_FAMILIES = {
-    "image": ("cnn", "classical"),
-    "text": ("linear_svm", "logreg", "complement_nb", "sgd"),
-    "timeseries": ("ridge", "hgb", "random_forest", "extra_trees"),
-}
+def register(folder: str | Path) -> TaskTemplate:
+    """Add the template in `folder` (its spec.py's TEMPLATE, named after the folder)."""
+    folder = Path(folder).absolute()
+    module_name = f"tools.templates.{folder.name}.spec"
+    loader = importlib.util.spec_from_file_location(module_name, folder / "spec.py")
+    if loader is None or loader.loader is None:
+        raise ValueError(f"{folder}: no spec.py to register")
+    module = importlib.util.module_from_spec(loader)
+    sys.modules[module_name] = module
+    loader.loader.exec_module(module)
+    template: TaskTemplate = module.TEMPLATE
+    template.name, template.folder = folder.name, folder
+    _REGISTERED[folder.name] = template
+    return template
 
 
-def template_family(profile: dict) -> str:
-    """Which template folder serves this data (one per task family).
-
-    A forecasting task is a time series whatever the table looks like: it must never be
-    validated with shuffled folds.
-    """
-    modality = "timeseries" if profile.get("task") == "forecasting" else profile.get("modality", "tabular")
-    family = {"tabular": "tabular", "image": "image", "text": "text",
-              "timeseries": "timeseries"}.get(modality)
-    if family is None or not (TEMPLATES / family).is_dir():
-        raise ValueError(f"no built-in template for {profile.get('modality')} data yet")
-    return family
+def unregister(name: str) -> None:
+    _REGISTERED.pop(name, None)
 
 
-def template_settings(profile: dict, scenario: dict | None = None) -> dict:
-    """Training-template parameters a family needs beyond the configuration space.
+def templates() -> list[TaskTemplate]:
+    """Every registered template, the first to ask first."""
+    return sorted(_REGISTERED.values(), key=lambda t: -t.priority)
 
-    image: epochs (the multi-fidelity budget's top is the epochs of the final fit) and the
-    number of images a search trial trains on. timeseries: the forecast horizon (the number
-    of sealed steps, a size and not a value) and the season length.
-    """
-    family = template_family(profile)
-    n_rows = int(profile["n_rows"])
-    if family == "image":
-        scenario = scenario or {}
-        epochs = int(scenario.get("max_budget") or (6 if n_rows >= 20_000 else 8))
-        return {"MAX_EPOCHS": epochs, "FINAL_EPOCHS": epochs, "SEARCH_ROWS": 10_000}
-    if family == "timeseries":
-        horizon = int(profile.get("n_test_rows") or max(1, n_rows // 10))
-        return {"HORIZON": max(1, min(horizon, n_rows // 4)),
-                "SEASON": int(profile.get("season_length") or 1)}
-    return {}
+
+def get(name: str) -> TaskTemplate:
+    return _REGISTERED[name]
+
+
+def template_for(profile: dict) -> TaskTemplate:
+    """The template that serves data with this profile."""
+    for template in templates():
+        if template.matches(profile):
+            return template
+    raise ValueError(f"no built-in template for {profile.get('modality')} data yet")
+
+
+def all_families() -> tuple[str, ...]:
+    """Every model family some template offers (which serve a run depends on its data); the
+    catch-all tabular families first."""
+    by_priority = sorted(_REGISTERED.values(), key=lambda t: t.priority)
+    return tuple(dict.fromkeys(f for t in by_priority for f in t.families))
 
 
 def fill_parameters(source: str, values: dict) -> str:
@@ -70,41 +79,15 @@ def fill_parameters(source: str, values: dict) -> str:
     return source
 
 
-def parameters(profile: dict, plan: dict, component: str = "configspace") -> dict:
-    """The template parameters of one component, from the plan and the data profile."""
-    family = plan.get("template") or template_family(profile)
-    n_rows = int(profile["n_rows"])
-    settings = plan.get("template_parameters") or template_settings(profile, plan.get("scenario"))
-    if family == "image":
-        if component == "train":
-            return dict(settings)
-        return {"FAMILIES": list(plan["families"]), "N_ROWS": n_rows,
-                "IMAGE_SHAPE": list(profile.get("shape", [28, 28]))}
-    if family == "text":
-        return {} if component == "train" else {"FAMILIES": list(plan["families"]), "N_ROWS": n_rows}
-    if family == "timeseries":
-        season = int(settings["SEASON"])
-        if component == "train":
-            return {"HORIZON": int(settings["HORIZON"]), "SEASON": season}
-        nonnegative = float(profile.get("target_summary", {}).get("min", -1)) >= 0
-        return {"FAMILIES": list(plan["families"]), "N_ROWS": n_rows, "SEASON": season,
-                "NONNEGATIVE": nonnegative}
-    if component == "train":
-        return {}
-    return {
-        "TASK": plan["task"],
-        "FAMILIES": list(plan["families"]),
-        "HAS_CATEGORICAL": bool(profile.get("categorical_columns")),
-        "HAS_MISSING": bool(profile.get("rows_with_missing")),
-        "N_ROWS": n_rows,
-    }
-
-
 def write_component(component: str, profile: dict, plan: dict) -> str:
     """Source text of one component for this profile and plan."""
     if component == "scenario":
         spec = ScenarioSpec.model_validate(plan["scenario"])
         return render_scenario_source(spec, rationale="Written by the built-in coder from the plan.")
-    family = plan.get("template") or template_family(profile)
-    source = (TEMPLATES / family / f"{component}.py").read_text()
-    return fill_parameters(source, parameters(profile, plan, component))
+    template = get(plan["template"]) if plan.get("template") else template_for(profile)
+    return fill_parameters(template.source(component), template.parameters(profile, plan, component))
+
+
+for _folder in sorted(TEMPLATES.iterdir()):
+    if (_folder / "spec.py").is_file():
+        register(_folder)

@@ -62,7 +62,7 @@ def attempts_section(run: RunFolder) -> list[str]:
 
 
 def llm_calls(run: RunFolder) -> list[dict]:
-    path = run.root / "llm_calls.jsonl"
+    path = run.root / RunFolder.LLM_CALLS
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -94,7 +94,7 @@ def write_call_files(run: RunFolder, calls: list[dict]) -> dict[str, list[str]]:
 
 def llm_section(run: RunFolder) -> list[str]:
     """Per node: calls, tokens, cost, failed calls and unusable answers, and where the prompts are."""
-    usage = run.read_json("usage.json")
+    usage = run.read_json(RunFolder.USAGE)
     if not usage:
         return []
     calls = llm_calls(run)

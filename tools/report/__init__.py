@@ -1,16 +1,21 @@
-"""The run report: a person reading report.md understands what happened without the code."""
+"""The run report: a person reading report.md understands what happened without the code.
+
+`write_report` is its one author; the sections it puts together live beside it (the
+agents' attempts and LLM use in `agents.py`, a forecast's baselines in `forecast.py`).
+"""
 
 from __future__ import annotations
 
 import csv
 import json
 
-from tools.agent_report import attempts_section, llm_section
+from tools.report.agents import attempts_section, llm_section
+from tools.report.forecast import baselines_section
 from tools.runfolder import RunFolder
 
 
 def _plot_trials(run: RunFolder, metric: str) -> str | None:
-    path = run.root / "trials.csv"
+    path = run.root / RunFolder.TRIALS_TABLE
     if not path.exists():
         return None
     rows = list(csv.DictReader(open(path)))
@@ -42,14 +47,14 @@ def _plot_trials(run: RunFolder, metric: str) -> str | None:
     ax.legend(loc="upper right", fontsize=8)
     ax.set_title("SMAC search")
     fig.tight_layout()
-    target = run.path("report_trials.png")
+    target = run.path(RunFolder.TRIALS_PLOT)
     fig.savefig(target, dpi=110)
     plt.close(fig)
     return target.name
 
 
 def _families(run: RunFolder) -> list[tuple[str, int, float]]:
-    path = run.root / "trials.csv"
+    path = run.root / RunFolder.TRIALS_TABLE
     if not path.exists():
         return []
     best: dict[str, tuple[int, float]] = {}
@@ -61,8 +66,9 @@ def _families(run: RunFolder) -> list[tuple[str, int, float]]:
     return sorted(((f, c, v) for f, (c, v) in best.items()), key=lambda t: t[2])
 
 
-def write_report(run: RunFolder, state: dict, metrics: dict) -> str:
-    profile, plan, search = state["profile"], state["plan"], state["search"]
+def write_report(run: RunFolder, profile: dict, plan: dict, components: dict, reports: dict, search: dict,
+                 metrics: dict, recodes: int = 0) -> str:
+    """report.md from the run's profile, plan, code, search and test metrics."""
     metric = plan["metric"]
     lines = [f"# AutoML run `{run.name}`", ""]
     lines += [
@@ -89,8 +95,8 @@ def write_report(run: RunFolder, state: dict, metrics: dict) -> str:
     lines += ["", "## Plan", f"{plan['rationale']} (planner: {plan['author']})", ""]
 
     lines += ["## Generated code and verification", "| component | attempts | author | status |", "|---|---|---|---|"]
-    for component, info in state["components"].items():
-        report = state["reports"].get(component, {})
+    for component, info in components.items():
+        report = reports.get(component, {})
         author = info["author"] + (f" (took over: {info['fallback']})" if info.get("fallback") else "")
         lines.append(f"| {component} | {info['attempt']} | {author} | {report.get('status', '-')} |")
     lines += ["", "Every attempt is in `code/attempts/`, the verified version in `code/final/`, "
@@ -108,11 +114,13 @@ def write_report(run: RunFolder, state: dict, metrics: dict) -> str:
     if plot:
         lines += ["", f"![trials]({plot})"]
     lines += ["", "Chosen configuration:", "", "```json", json.dumps(search["incumbent"], indent=2), "```", ""]
-    if state.get("recodes"):
-        lines += [f"The training function went back to its coder {state['recodes']} time(s) because "
+    if recodes:
+        lines += [f"The training function went back to its coder {recodes} time(s) because "
                   "too many trials crashed; the abandoned searches are in `trials-abandoned-*.csv`, "
                   "the crash reports in `reports/crashes-*.json`.", ""]
     lines += llm_section(run)
-    target = run.path("report.md")
-    target.write_text("\n".join(lines))
+    if metrics.get("baselines"):
+        lines += baselines_section(metric, metrics["cv"][metric], metrics["test"], metrics["baselines"])
+    target = run.path(RunFolder.REPORT)
+    target.write_text("\n".join(lines) + "\n")
     return str(target)
