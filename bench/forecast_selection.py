@@ -42,9 +42,9 @@ from scipy.stats import spearmanr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tools.templates.timeseries.baselines import autoregressive, seasonal_naive  # noqa: E402
 from tools.datasets.paper import load_sunspots  # noqa: E402
 from tools.templates import TEMPLATES, fill_parameters, get  # noqa: E402
+from tools.templates.timeseries.baselines import autoregressive, seasonal_naive  # noqa: E402
 
 HORIZON, SEASON, FOLDS = 30, 11, 8
 WINDOW_STRIDE = 15  # years between cuts

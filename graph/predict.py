@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from graph.config import load_config
-from sandbox import SandboxError, Workspace, open_sandbox
+from sandbox import BACKENDS, SandboxError, Workspace, open_sandbox
 from tools.errors import ConfigError
 from tools.inputs import clean_features
 from tools.runfolder import (
@@ -44,7 +44,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("run", help="a finished run folder, e.g. runs/iris")
     parser.add_argument("data", help="rows to predict: .csv, .parquet, or .npz with an X array")
     parser.add_argument("-o", "--output", help="CSV file to write (default: standard output)")
-    parser.add_argument("--backend", choices=("docker", "process"),
+    parser.add_argument("--backend", choices=[b for b in BACKENDS if b != "auto"],
                         help="sandbox to predict in (default: the one the run used)")
     return parser.parse_args(argv)
 

@@ -71,6 +71,30 @@ def messages(profile: dict, config: RunConfig, allowed: dict) -> list[tuple[str,
     return [("system", load_prompt("system")), ("human", user)]
 
 
+def _hold_scenario(proposal: PlanProposal, allowed: dict, builtin: dict, notes: list[str]) -> tuple[str, dict]:
+    """The proposed facade, budget and fidelity, held to the config (a note per correction)."""
+    facade = proposal.facade
+    if facade not in allowed["facades"]:
+        notes.append(f"facade {facade} replaced by the configured {allowed['facades'][0]}")
+        facade = allowed["facades"][0]
+    n_trials = min(proposal.n_trials, allowed["max_trials"])
+    walltime = min(proposal.walltime, allowed["max_walltime_seconds"])
+    if n_trials < proposal.n_trials or walltime < proposal.walltime:
+        notes.append(f"budget capped at the configured {allowed['max_trials']} trials / "
+                     f"{allowed['max_walltime_seconds']:g} s")
+    scenario = {**builtin["scenario"], "facade": facade, "n_trials": n_trials, "walltime": walltime}
+    scenario.pop("min_budget", None)
+    scenario.pop("max_budget", None)
+    if facade == "multi_fidelity":
+        fidelity = proposal.fidelity
+        if fidelity is None or fidelity.min_budget >= fidelity.max_budget:
+            notes.append("no usable fidelity range was proposed; 0.1 to 1.0 of the full effort "
+                         "is used")
+            fidelity = Fidelity(min_budget=0.1, max_budget=1.0)
+        scenario.update(min_budget=fidelity.min_budget, max_budget=fidelity.max_budget)
+    return facade, scenario
+
+
 def hold_to_config(proposal: PlanProposal, allowed: dict, builtin: dict,
                    profile: dict) -> tuple[dict, list[str]]:
     """The proposal corrected to what the configuration allows, and a note per correction."""
@@ -92,25 +116,7 @@ def hold_to_config(proposal: PlanProposal, allowed: dict, builtin: dict,
     if not families:
         families = list(builtin["families"])
         notes.append("no allowed family was left; the built-in choice was used")
-    facade = proposal.facade
-    if facade not in allowed["facades"]:
-        notes.append(f"facade {facade} replaced by the configured {allowed['facades'][0]}")
-        facade = allowed["facades"][0]
-    n_trials = min(proposal.n_trials, allowed["max_trials"])
-    walltime = min(proposal.walltime, allowed["max_walltime_seconds"])
-    if n_trials < proposal.n_trials or walltime < proposal.walltime:
-        notes.append(f"budget capped at the configured {allowed['max_trials']} trials / "
-                     f"{allowed['max_walltime_seconds']:g} s")
-    scenario = {**builtin["scenario"], "facade": facade, "n_trials": n_trials, "walltime": walltime}
-    scenario.pop("min_budget", None)
-    scenario.pop("max_budget", None)
-    if facade == "multi_fidelity":
-        fidelity = proposal.fidelity
-        if fidelity is None or fidelity.min_budget >= fidelity.max_budget:
-            notes.append("no usable fidelity range was proposed; 0.1 to 1.0 of the full effort "
-                         "is used")
-            fidelity = Fidelity(min_budget=0.1, max_budget=1.0)
-        scenario.update(min_budget=fidelity.min_budget, max_budget=fidelity.max_budget)
+    facade, scenario = _hold_scenario(proposal, allowed, builtin, notes)
     rationale = " ".join(proposal.rationale.split())
     if notes:
         rationale += " Checked against the configuration: " + "; ".join(notes) + "."

@@ -70,3 +70,42 @@ def docker_ready() -> None:
 @pytest.fixture
 def runs_dir(tmp_path: Path) -> Path:
     return tmp_path / "runs"
+
+
+# Small real objects, shared by the unit tests of tools/ and nodes/.
+
+
+@pytest.fixture
+def small_space():
+    """A real configuration space with a conditional hyperparameter, as generated code builds."""
+    from ConfigSpace import Categorical, ConfigurationSpace, EqualsCondition, Float, Integer
+
+    space = ConfigurationSpace(seed=0)
+    model = Categorical("model", ["ridge", "tree"], default="ridge")
+    alpha = Float("ridge:alpha", (1e-4, 10.0), log=True, default=1.0)
+    depth = Integer("tree:max_depth", (1, 8), default=3)
+    space.add(model, alpha, depth, EqualsCondition(alpha, model, "ridge"), EqualsCondition(depth, model, "tree"))
+    return space
+
+
+@pytest.fixture
+def scenario_spec():
+    from tools.scenario import ScenarioSpec
+
+    return ScenarioSpec(facade="hpo", n_trials=6, walltime=60, seed=0)
+
+
+@pytest.fixture
+def cv_problem():
+    """Iris as a training split: features as a DataFrame, labels as an array."""
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris(as_frame=True)
+    return bunch.data, bunch.target.to_numpy()
+
+
+@pytest.fixture
+def iris_config():
+    from graph.config import parse_config
+
+    return parse_config({"name": "iris", "dataset": {"name": "iris"}, "optimizer": {"n_trials": 4}})

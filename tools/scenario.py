@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tools.vocabulary import FACADES
+
 
 class ScenarioSpecError(ValueError):
     pass
@@ -23,7 +25,7 @@ class ScenarioSpecError(ValueError):
 class ScenarioSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    facade: Literal["hpo", "multi_fidelity", "blackbox", "random"] = "hpo"
+    facade: Literal[FACADES] = "hpo"
     n_trials: int = Field(50, ge=1, le=100_000)
     walltime: float = Field(600.0, gt=0, description="seconds for the whole search")
     n_workers: int = Field(1, ge=1, le=64)

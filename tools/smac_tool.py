@@ -35,6 +35,7 @@ from smac.runhistory.enumerations import StatusType
 
 from sandbox.base import CallOutcome
 from tools.scenario import ScenarioSpec
+from tools.vocabulary import FACADES
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +45,14 @@ STATUS = {
     "memoryout": StatusType.MEMORYOUT,
     "crashed": StatusType.CRASHED,
 }
-FACADES = {
+# SMAC's class for each facade of the vocabulary.
+SMAC_FACADES = {
     "hpo": HyperparameterOptimizationFacade,
     "multi_fidelity": MultiFidelityFacade,
     "blackbox": BlackBoxFacade,
     "random": RandomFacade,
 }
+assert tuple(SMAC_FACADES) == FACADES, "tools/vocabulary.py FACADES and SMAC's classes disagree"
 
 # evaluate(worker, config, seed, budget, seconds_left) -> CallOutcome; `worker` picks a warm
 # sandbox, and a trial should be stopped after `seconds_left` (what remains of the walltime).
@@ -107,7 +110,7 @@ class SmacSearch:
     # ---- assembly ---------------------------------------------------------------------
 
     def _facade(self):
-        facade = FACADES[self.spec.facade]
+        facade = SMAC_FACADES[self.spec.facade]
         kwargs: dict[str, Any] = {"overwrite": False, "logging_level": 40}
         if self.spec.facade == "hpo":
             kwargs["intensifier"] = facade.get_intensifier(self.scenario, max_config_calls=1)

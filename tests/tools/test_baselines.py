@@ -7,9 +7,14 @@ import types
 import numpy as np
 import pytest
 
-from tools.templates.timeseries.baselines import autoregressive, forecasting_baselines, seasonal_naive, validation_origins
 from tools.datasets.paper import load_sunspots
 from tools.templates import TEMPLATES, fill_parameters
+from tools.templates.timeseries.baselines import (
+    autoregressive,
+    forecasting_baselines,
+    seasonal_naive,
+    validation_origins,
+)
 
 RIDGE = {"model": "ridge", "ridge:alpha": 1.0, "ts:transform": "sqrt", "ts:lags": 12,
          "ts:rolling_window": 0, "ts:seasonal_lags": True}

@@ -431,7 +431,7 @@ def test_api_reference_examples_run_and_name_only_real_apis(tmp_path, monkeypatc
     import ConfigSpace
     import smac
 
-    text = (Path(__file__).parents[1] / "nodes" / "prompts" / "api_reference.txt").read_text()
+    text = (Path(__file__).parents[2] / "nodes" / "prompts" / "api_reference.txt").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
     assert len(blocks) == 2
     monkeypatch.chdir(tmp_path)  # SMAC writes its output folder into the working directory

@@ -1,0 +1,70 @@
+"""Task templates: each kind of data is one folder, and adding a folder is all it takes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from graph.config import parse_config
+from nodes.plan import builtin_plan
+from tools import templates
+from tools.templates import template_for, write_component
+
+TOY = Path(__file__).parent / "toy_template"
+
+
+def profile(**facts) -> dict:
+    return {"modality": "tabular", "task": "classification", "metric": "accuracy", "n_rows": 100, **facts}
+
+
+@pytest.fixture
+def toy():
+    template = templates.register(TOY)
+    yield template
+    templates.unregister(template.name)
+
+
+def test_a_registered_folder_is_planned_for_its_data_and_coded_from_its_templates(toy):
+    config = parse_config({"name": "toy", "dataset": {"name": "iris"}})
+    two_columns = profile(n_columns=2, numeric_columns=["a", "b"], categorical_columns=[])
+    plan = builtin_plan(two_columns, config)
+    assert plan["template"] == "toy_template" and plan["families"] == ["nearest_centroid"]
+    assert "the toy template's nearest centroid" in plan["rationale"]
+    source = write_component("configspace", two_columns, plan)
+    assert "FAMILIES = ['nearest_centroid']" in source
+    assert "N_ROWS = 100" in source
+    assert "NearestCentroid" in write_component("train", two_columns, plan)
+    # Other tables still go to the tabular template.
+    assert builtin_plan(profile(n_columns=3), config)["template"] == "tabular"
+
+
+def test_unregistered_the_toy_serves_nothing():
+    assert template_for(profile(n_columns=2)).name == "tabular"
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"),
+    [
+        ({"modality": "image"}, "image"),
+        ({"modality": "text"}, "text"),
+        ({"modality": "timeseries", "task": "regression"}, "timeseries"),
+        # A forecast is a series whatever its table looks like: never shuffled folds.
+        ({"modality": "tabular", "task": "forecasting"}, "timeseries"),
+        ({"modality": "tabular"}, "tabular"),
+    ],
+)
+def test_each_kind_of_data_finds_its_template(facts, expected):
+    assert template_for(profile(**facts)).name == expected
+
+
+def test_data_no_template_serves_is_refused_in_one_line():
+    with pytest.raises(ValueError, match="no built-in template for audio data yet"):
+        template_for(profile(modality="audio"))
+
+
+def test_every_template_folder_has_its_three_files():
+    for template in templates.templates():
+        for component in ("configspace", "train"):
+            assert (template.folder / f"{component}.py").is_file(), f"{template.name} lacks {component}.py"
+        assert template.families, f"{template.name} names no model family"
