@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+import numpy as np
 from ConfigSpace import ConfigurationSpace
 from smac import (
     BlackBoxFacade,
@@ -29,6 +30,7 @@ from smac import (
     RandomFacade,
     Scenario,
 )
+from smac.acquisition.maximizer import LocalSearch
 from smac.runhistory import RunHistory
 from smac.runhistory.dataclasses import TrialInfo, TrialValue
 from smac.runhistory.enumerations import StatusType
@@ -53,6 +55,24 @@ SMAC_FACADES = {
     "random": RandomFacade,
 }
 assert tuple(SMAC_FACADES) == FACADES, "tools/vocabulary.py FACADES and SMAC's classes disagree"
+
+class _RepeatableLocalSearch(LocalSearch):
+    """SMAC's local search starts from `list(set(points))`, an order that follows Python's
+    per-process string hashing, so one seed proposed different configurations in different
+    processes (a resumed or repeated run could not be compared with the first). The same
+    start points in a fixed order make the search repeatable."""
+
+    def _get_initial_points(self, *args: Any, **kwargs: Any) -> list:
+        points = super()._get_initial_points(*args, **kwargs)
+        return sorted(points, key=lambda c: tuple(np.nan_to_num(c.get_array(), nan=-1.0)))
+
+
+def repeatable(maximizer):
+    """The acquisition maximizer with its local search made repeatable (see above)."""
+    if isinstance(getattr(maximizer, "_local_search", None), LocalSearch):
+        maximizer._local_search.__class__ = _RepeatableLocalSearch
+    return maximizer
+
 
 # evaluate(worker, config, seed, budget, seconds_left) -> CallOutcome; `worker` picks a warm
 # sandbox, and a trial should be stopped after `seconds_left` (what remains of the walltime).
@@ -117,8 +137,10 @@ class SmacSearch:
             # The surrogate refit is SMAC's own per-trial cost (see FIELD-NOTES): refit after
             # a few trials, search fewer random challengers when trials are cheap.
             kwargs["config_selector"] = facade.get_config_selector(self.scenario, retrain_after=4)
-            kwargs["acquisition_maximizer"] = facade.get_acquisition_maximizer(
-                self.scenario, challengers=2000)
+            kwargs["acquisition_maximizer"] = repeatable(facade.get_acquisition_maximizer(
+                self.scenario, challengers=2000))
+        elif self.spec.facade != "random":
+            kwargs["acquisition_maximizer"] = repeatable(facade.get_acquisition_maximizer(self.scenario))
         if self.spec.facade == "multi_fidelity":
             kwargs["intensifier"] = facade.get_intensifier(self.scenario, eta=3)
         if self.spec.initial_design_size and self.spec.facade != "random":

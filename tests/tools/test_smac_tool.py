@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from ConfigSpace import Categorical, ConfigurationSpace, Float
 
@@ -76,3 +78,43 @@ def test_a_trial_running_at_the_walltime_is_stopped_there(space, tmp_path):
     assert result.stopped_by == "walltime" and result.n_trials == 1
     assert 0 < given[0] <= 1.5
     assert result.status_counts == {"timeout": 1}
+
+
+REPEAT = """
+import json, sys, tempfile
+from ConfigSpace import Categorical, ConfigurationSpace, Float
+from sandbox.base import CallOutcome
+from tools.scenario import ScenarioSpec
+from tools.smac_tool import SmacSearch
+
+space = ConfigurationSpace(seed=0)
+space.add(Float("x", (-5.0, 5.0)), Float("y", (-5.0, 5.0)), Categorical("c", ["a", "b", "c"]))
+
+def evaluate(worker, config, seed, budget, seconds_left):
+    loss = (config["x"] - 1) ** 2 + (config["y"] + 2) ** 2 + "abc".index(config["c"])
+    return CallOutcome("success", result={"loss": loss}, elapsed=0.01)
+
+search = SmacSearch(space, ScenarioSpec(n_trials=int(sys.argv[1]), facade=sys.argv[2]), tempfile.mkdtemp(),
+                    crash_cost=1e6)
+search.run(evaluate)
+print(json.dumps([{k: round(v, 9) if isinstance(v, float) else v for k, v in r.items() if k.startswith("config.")}
+                  for r in search.trials()]))
+"""
+
+
+@pytest.mark.parametrize(("facade", "n_trials"), [("hpo", 16)])
+def test_the_same_seed_proposes_the_same_trials_in_every_process(facade, n_trials):
+    """Python salts string hashes per process; the search must not depend on that salt."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    def trials(hash_seed: str) -> list:
+        out = subprocess.run([sys.executable, "-c", REPEAT, str(n_trials), facade], cwd=ROOT, check=True,
+                             capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    first, second = trials("1"), trials("2")
+    assert len(first) == n_trials and first == second
