@@ -33,8 +33,10 @@ postgres:
 run: setup data
 	$(PY) -m graph.run $(CONFIG) $(ARGS)
 
-test: setup data engine image postgres
+test: setup lint data engine image postgres
 	$(PY) -m pytest $(ARGS)
 
+# Lint and format are part of the tests: CI fails on either.
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
