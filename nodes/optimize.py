@@ -29,7 +29,7 @@ from tools.dask_trials import DaskError, DaskTrials
 from tools.errors import RunFailed
 from tools.metrics import crash_cost
 from tools.runfolder import SANDBOX_FINAL_TRAIN, SANDBOX_TRAIN_DATA, RunFolder
-from tools.scenario import parse_scenario_source
+from tools.scenario import hold_to_budget, parse_scenario_source
 from tools.smac_tool import SmacSearch
 
 
@@ -129,7 +129,12 @@ def trial_evaluator(run_trial, book: SearchBook, config, spec, info: dict):
 def open_search(state: dict, run: RunFolder, config) -> tuple[SmacSearch, object]:
     """SMAC over the verified space and scenario, continuing a stored run history."""
     space = ConfigurationSpace.from_serialized_dict(json.loads(run.final_space.read_text()))
-    spec = parse_scenario_source(run.final_scenario.read_text())
+    opt = config.optimizer
+    spec, lowered = hold_to_budget(parse_scenario_source(run.final_scenario.read_text()),
+                                   opt.n_trials, opt.walltime, opt.workers)
+    if lowered:
+        run.event("optimize", "scenario held to the configured budget", lowered=lowered)
+        log.warning("optimize: the scenario asked for more than the config allows: %s", "; ".join(lowered))
     recodes = state.get("recodes", 0)
     # A fresh SMAC folder per recoded training function: the broken one's costs stay out.
     smac_dir = run.smac if not recodes else run.folder("smac", f"recode-{recodes}")

@@ -26,8 +26,9 @@ from graph.state import Decision
 from nodes.code import coder_tasks
 from nodes.common import log, plan_facts, run_config, run_folder, sandbox_for
 from sandbox import Sandbox
+from tools.results import train_result_problem
 from tools.runfolder import SANDBOX_VERIFY_DATA, SANDBOX_VERIFY_FEATURES, RunFolder
-from tools.scenario import ScenarioSpecError, parse_scenario_source
+from tools.scenario import ScenarioSpecError, hold_to_budget, parse_scenario_source
 
 # The contract: function -> (required leading parameters, parameters that must exist).
 CONTRACTS = {
@@ -119,12 +120,12 @@ def verify_train(sandbox: Sandbox, path: str, space: dict, n_configs: int,
     for label, config in configs:
         outcome = sandbox.call("train", timeout=timeout, module=path, data=SANDBOX_VERIFY_DATA,
                                config=config, seed=0, info=info)
-        if outcome.ok:
+        problem = train_result_problem(outcome.result) if outcome.ok else outcome.describe()
+        if problem is None:
             report.add(f"train on {label} configuration", True,
                        f"loss {outcome.result['loss']:.4f} in {outcome.elapsed:.2f} s")
         else:
-            report.add(f"train on {label} configuration", False,
-                       f"{outcome.describe()}\nconfiguration: {json.dumps(config)}")
+            report.add(f"train on {label} configuration", False, f"{problem}\nconfiguration: {json.dumps(config)}")
     outcome = sandbox.call("fit_predict", timeout=timeout, module=path, data=SANDBOX_VERIFY_DATA,
                            predict=SANDBOX_VERIFY_FEATURES, config=space["default"], seed=0, info=info)
     report.add("fit and predict", outcome.ok,
@@ -140,9 +141,11 @@ def check_components(state: dict, config, run: RunFolder) -> tuple[dict[str, Ver
     for component, report in reports.items():
         static_check(component, sources[component], report)
     try:
-        spec = parse_scenario_source(sources["scenario"])
-        reports["scenario"].add("valid scenario", True,
-                                f"{spec.facade} facade, {spec.n_trials} trials, {spec.walltime:g} s")
+        opt = config.optimizer
+        spec, lowered = hold_to_budget(parse_scenario_source(sources["scenario"]), opt.n_trials, opt.walltime,
+                                       opt.workers)
+        reports["scenario"].add("valid scenario", True, f"{spec.facade} facade, {spec.n_trials} trials, "
+                                f"{spec.walltime:g} s" + (f" ({'; '.join(lowered)})" if lowered else ""))
     except ScenarioSpecError as exc:
         reports["scenario"].add("valid scenario", False, str(exc))
 

@@ -84,3 +84,12 @@ def render_scenario_source(spec: ScenarioSpec, rationale: str = "") -> str:
         lines.append(f"    {key!r}: {value!r},")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def hold_to_budget(spec: ScenarioSpec, n_trials: int, walltime: float, workers: int) -> tuple[ScenarioSpec, list[str]]:
+    """The scenario within the run's configured budget (a coder may ask for more), and a note
+    for each value that was lowered."""
+    limits = {"n_trials": n_trials, "walltime": walltime, "n_workers": workers}
+    lowered = {key: limit for key, limit in limits.items() if getattr(spec, key) > limit}
+    notes = [f"{key} {getattr(spec, key):g} lowered to the configured {limit:g}" for key, limit in lowered.items()]
+    return spec.model_copy(update=lowered), notes

@@ -36,6 +36,7 @@ from smac.runhistory.dataclasses import TrialInfo, TrialValue
 from smac.runhistory.enumerations import StatusType
 
 from sandbox.base import CallOutcome
+from tools.results import train_result_problem
 from tools.scenario import ScenarioSpec
 from tools.vocabulary import FACADES
 
@@ -239,6 +240,9 @@ class SmacSearch:
         return self.result(stopped_by, elapsed())
 
     def _tell(self, info: TrialInfo, outcome: CallOutcome, lock: threading.Lock) -> dict:
+        problem = train_result_problem(outcome.result) if outcome.ok else None
+        if problem:  # the host's own check: the worker's ran where generated code could patch it
+            outcome = CallOutcome("crashed", error=problem, elapsed=outcome.elapsed, where=outcome.where)
         result = outcome.result or {}
         ok = outcome.ok
         value = TrialValue(
