@@ -21,9 +21,14 @@ from nodes.llm_common import (
     plan_for_prompt,
     profile_for_prompt,
 )
+from tools.llm.redaction import redact
 from tools.runfolder import RunFolder
 
 MAX_CRASHES_SHOWN = 4
+# Sandbox output in a prompt is clipped and redacted (tools/llm/redaction.py): it may hold
+# anything the generated code could read or print.
+REPORT_CHARS = 4000
+CRASH_CHARS = 1500
 
 
 def _previous_source(run: RunFolder, component: str, attempt: int) -> str:
@@ -37,14 +42,16 @@ def retry_section(task: dict, component: str, attempt: int, run: RunFolder) -> s
     if component == "train" and crash:
         shown = crash["crashes"][:MAX_CRASHES_SHOWN]
         crashes = "\n\n".join(
-            f"- error: {c['error']}\n  configuration: {json.dumps(c['config'])}" for c in shown)
+            f"- error: {redact(c['error'], CRASH_CHARS, task['run_dir'])}\n  configuration: {json.dumps(c['config'])}"
+            for c in shown)
         return load_prompt("crash", crashed=str(crash["n_crashed"]), trials=str(crash["n_trials"]),
                            attempt=str(attempt - 1), crashes=crashes,
                            source=_previous_source(run, component, attempt - 1))
     report = (task.get("reports") or {}).get(component)
     if attempt == 1 or not report or report.get("status") != "failed":
         return ""
-    return load_prompt("retry", attempt=str(attempt - 1), report=report.get("error") or "",
+    why = redact(report.get("error"), REPORT_CHARS, task["run_dir"])
+    return load_prompt("retry", attempt=str(attempt - 1), report=why,
                        source=_previous_source(run, component, attempt - 1))
 
 

@@ -21,6 +21,7 @@ from tools.llm import LLMClient, make_client
 
 PROMPTS = Path(__file__).parent / "prompts"
 LONG_LIST = 24  # a profile list longer than this is shortened in prompts (wide data)
+LONG_NAME = 64  # characters of a column name or class label shown in a prompt
 
 _clients: dict[tuple[str, str], LLMClient] = {}
 _clients_lock = threading.Lock()
@@ -51,13 +52,21 @@ def load_prompt(name: str, **values: str) -> str:
     return text
 
 
+def _clip(value):
+    """A column name or label from the user's data, clipped: it is data, not instructions,
+    and a prompt quotes it (as JSON) rather than letting it run on."""
+    text = str(value)
+    return text if len(text) <= LONG_NAME else text[: LONG_NAME - 3] + "..."
+
+
 def _shorten(value):
-    if isinstance(value, list) and len(value) > LONG_LIST:
-        return [*value[:LONG_LIST], f"... {len(value)} in all"]
-    if isinstance(value, dict) and len(value) > LONG_LIST:
-        items = list(value.items())[:LONG_LIST]
-        return {**dict(items), "...": f"{len(value)} in all"}
-    return value
+    if isinstance(value, list):
+        shown = [_clip(v) if isinstance(v, str) else v for v in value[:LONG_LIST]]
+        return shown + ([f"... {len(value)} in all"] if len(value) > LONG_LIST else [])
+    if isinstance(value, dict):
+        shown = {_clip(k): _clip(v) if isinstance(v, str) else v for k, v in list(value.items())[:LONG_LIST]}
+        return {**shown, "...": f"{len(value)} in all"} if len(value) > LONG_LIST else shown
+    return _clip(value) if isinstance(value, str) else value
 
 
 def profile_for_prompt(profile: dict) -> str:
