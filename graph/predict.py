@@ -3,7 +3,9 @@
 DATA is a CSV or Parquet table with the training columns (the target column, if there,
 is ignored) or a `.npz` file with an `X` array. The model is a pickle written by generated
 code, so it is loaded and used only inside a sandbox, as at deploy: the features go into a
-fresh folder the sandbox reads, never into the run folder. Predictions are written as CSV:
+fresh folder the sandbox reads, never into the run folder. Nothing of the run folder is
+unpickled or run on the host (what the model takes is read from `model_inputs.json`), and
+the sandbox is chosen as a run chooses it, never by the folder. Predictions are written as CSV:
 a `prediction` column and, for a classifier with probabilities, one `proba_<class>` column
 per class.
 
@@ -24,14 +26,13 @@ import numpy as np
 import pandas as pd
 
 from graph.config import load_config
-from sandbox import BACKENDS, SandboxError, Workspace, open_sandbox
+from sandbox import BACKENDS, SandboxError, Workspace, choose_backend, open_sandbox
 from tools.errors import ConfigError
-from tools.inputs import clean_features
+from tools.inputs import ModelInputs, clean_features
 from tools.runfolder import (
     SANDBOX_FINAL_TRAIN,
     SANDBOX_MODEL,
     SANDBOX_PREDICT_FEATURES,
-    SANDBOX_TRAIN_DATA,
     RunFolder,
 )
 
@@ -44,14 +45,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("run", help="a finished run folder, e.g. runs/iris")
     parser.add_argument("data", help="rows to predict: .csv, .parquet, or .npz with an X array")
     parser.add_argument("-o", "--output", help="CSV file to write (default: standard output)")
-    parser.add_argument("--backend", choices=[b for b in BACKENDS if b != "auto"],
-                        help="sandbox to predict in (default: the one the run used)")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="sandbox to predict in, chosen as a run chooses it (default: auto); "
+                             "never taken from the run folder, which may come from anywhere")
     return parser.parse_args(argv)
 
 
 def finished_run(run_dir: Path) -> Path:
     needed = (f"{RunFolder.MODEL}/{SANDBOX_MODEL}", f"{RunFolder.CODE}/{SANDBOX_FINAL_TRAIN}", RunFolder.CONFIG,
-              RunFolder.EVENTS, f"{RunFolder.DATA}/{SANDBOX_TRAIN_DATA}")
+              RunFolder.MODEL_INPUTS)
     for name in needed:
         if not (run_dir / name).exists():
             raise ConfigError(f"{run_dir}: not a finished run (no {name}); finish it with "
@@ -59,16 +61,7 @@ def finished_run(run_dir: Path) -> Path:
     return run_dir
 
 
-def run_backend(run_dir: Path) -> str:
-    """The sandbox backend the run fitted its model in (initialize logs it)."""
-    for line in (run_dir / RunFolder.EVENTS).read_text().splitlines():
-        backend = json.loads(line).get("backend")
-        if backend:
-            return backend
-    return "process"
-
-
-def read_rows(path: Path, training_X):
+def read_rows(path: Path, model: ModelInputs):
     """The rows to predict, shaped like the training features; ConfigError if they are not."""
     if not path.is_file():
         raise ConfigError(f"{path}: no such file")
@@ -78,31 +71,40 @@ def read_rows(path: Path, training_X):
             if "X" not in arrays:
                 raise ConfigError(f"{path}: no array named X (it has {', '.join(arrays.files) or 'none'})")
             X = arrays["X"]
-        expected = np.shape(training_X)[1:]
+        expected = (len(model.columns),) if model.table else tuple(model.row_shape)
         if X.shape[1:] != expected:
             raise ConfigError(f"{path}: X has rows of shape {X.shape[1:]}; the model was trained on rows of "
                               f"shape {expected}")
-        if isinstance(training_X, pd.DataFrame):  # a table saved as arrays: the training column names
-            return clean_features(pd.DataFrame(X, columns=list(training_X.columns)))
+        if model.table:  # a table saved as arrays: the training column names
+            return clean_features(pd.DataFrame(X, columns=model.columns))
         return X
     if suffix not in (".csv", ".parquet", ".pq"):
         raise ConfigError(f"{path}: expected a .csv, .parquet or .npz file")
-    if not isinstance(training_X, pd.DataFrame):
+    if not model.table:
         raise ConfigError(f"{path}: this model was trained on arrays; give a .npz file with X")
     # Categorical training columns are read as text, so that codes such as ZIP "02134"
     # stay the categories the model knows instead of becoming numbers.
-    text = {c: str for c in training_X.columns if not pd.api.types.is_numeric_dtype(training_X[c])}
     try:
+        text = dict.fromkeys(model.text_columns, str)
         X = pd.read_parquet(path) if suffix != ".csv" else pd.read_csv(path, dtype=text)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is bad input
         reason = (str(exc).strip().splitlines() or [""])[0]  # pandas ends some messages in a newline
         raise ConfigError(f"{path}: cannot read it ({type(exc).__name__}: {reason})") from None
     X.columns = [str(c) for c in X.columns]
-    missing = [c for c in training_X.columns if c not in X.columns]
+    missing = [c for c in model.columns if c not in X.columns]
     if missing:
         raise ConfigError(f"{path}: missing the training column(s) {', '.join(missing)}")
     # The training columns in the training order; the target and anything extra are ignored.
-    return clean_features(X[list(training_X.columns)])
+    return clean_features(X[model.columns])
+
+
+def model_inputs(run_dir: Path) -> ModelInputs:
+    """What the run's model takes, from its JSON (never a pickle: the folder may come from anywhere)."""
+    try:
+        return ModelInputs(**json.loads((run_dir / RunFolder.MODEL_INPUTS).read_text()))
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{run_dir}: cannot read {RunFolder.MODEL_INPUTS} ({type(exc).__name__}); "
+                          "it is written by this version's initialize: run the config again") from None
 
 
 def predict(run_dir: Path, rows, backend: str) -> dict:
@@ -135,19 +137,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         run_dir = finished_run(Path(args.run))
-        with open(RunFolder(run_dir).train_data, "rb") as fh:
-            training = pickle.load(fh)  # the agent's own pickle of the training split
-        rows = read_rows(Path(args.data), training["X"])
+        model = model_inputs(run_dir)
+        rows = read_rows(Path(args.data), model)
         if len(rows) == 0:
             raise ConfigError(f"{args.data}: no rows to predict")
-        result = predict(run_dir, rows, args.backend or run_backend(run_dir))
+        backend, _ = choose_backend(args.backend)
+        result = predict(run_dir, rows, backend)
     except (ConfigError, SandboxError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    table = as_table(result, training["info"].get("classes"))
+    table = as_table(result, model.classes)
     if args.output:
         table.to_csv(args.output, index=False)
         print(f"{len(table)} predictions written to {args.output}", file=sys.stderr)

@@ -77,15 +77,16 @@ def deploy(state: dict) -> dict:
     with open(run.sealed_test, "rb") as fh:
         sealed = pickle.load(fh)
     outcome, refit_seconds = refit_and_predict(state, run, sealed["X"])
-    with open(run.train_data, "rb") as fh:
-        train_split = pickle.load(fh)  # the agent's own pickle (initialize wrote it)
+    classes = run.read_json(RunFolder.MODEL_INPUTS)["classes"]
     scores = test_metrics(plan["task"], sealed["y"], np.asarray(outcome.result["y_pred"]),
-                          outcome.result.get("y_proba"), classes=train_split["info"].get("classes"))
+                          outcome.result.get("y_proba"), classes=classes)
     run.write_json(RunFolder.MODEL_CONFIG, {"config": state["search"]["incumbent"], "code": "code/final/train.py"})
     metrics = metrics_record(state, run, scores, int(len(sealed["y"])), refit_seconds)
-    baselines = get_template(plan["template"]).baselines(train_split["y"], sealed["y"],
-                                                          plan.get("template_parameters") or {},
-                                                          run_config(state).optimizer.cv_folds)
+    baselines = None
+    if run.training_target.exists():  # a numeric target: a forecast's baselines are fitted on it
+        baselines = get_template(plan["template"]).baselines(
+            np.load(run.training_target, allow_pickle=False), sealed["y"], plan.get("template_parameters") or {},
+            run_config(state).optimizer.cv_folds)
     if baselines:
         metrics["baselines"] = baselines
     run.write_json(RunFolder.METRICS, metrics)

@@ -121,3 +121,29 @@ def prepare(config) -> PreparedData:
     with _lock:
         data = _checked.pop(_key(config), None)
     return data if data is not None else check(config)
+
+
+@dataclass
+class ModelInputs:
+    """What the run's model takes and predicts: saved as JSON by `initialize`, so predicting
+    with a finished run needs no pickle on the host (a run folder given to `graph.predict`
+    may come from anywhere)."""
+
+    table: bool  # a DataFrame (tabular, text) or an array (images)
+    columns: list[str]  # a table's columns, in training order
+    text_columns: list[str]  # a table's non-numeric columns, read as text
+    row_shape: list[int]  # an array's shape of one row
+    classes: list | None  # a classifier's classes, in the order of its probabilities
+
+    @classmethod
+    def of(cls, data: PreparedData) -> ModelInputs:
+        X = data.X_train
+        table = isinstance(X, pd.DataFrame)
+        classes = np.unique(data.y_train).tolist() if data.task == "classification" else None
+        return cls(
+            table=table,
+            columns=[str(c) for c in X.columns] if table else [],
+            text_columns=[str(c) for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])] if table else [],
+            row_shape=[] if table else [int(n) for n in np.shape(X)[1:]],
+            classes=classes,
+        )

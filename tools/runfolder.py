@@ -8,7 +8,9 @@
       code/final/          the verified components that the optimizer used
       reports/             verification reports, one per attempt
       sandbox_data/        what the sandbox may read: the training split only
-      sealed/              the test split; never mounted into a sandbox, never in a prompt
+      sealed/              the test split (and the training target for the host's baselines);
+                           never mounted into a sandbox, never in a prompt
+      model_inputs.json    the columns (or array shape) the model takes, its classes
       smac/                SMAC's own output (run history, resumable)
       trials.csv           every trial: configuration, status, loss, time
       model/               the refit model and its configuration
@@ -57,6 +59,7 @@ class RunFolder:
     USAGE = "usage.json"
     LLM_CALLS = "llm_calls.jsonl"
     MODEL_CONFIG = "model/config.json"
+    MODEL_INPUTS = "model_inputs.json"  # what the model takes and predicts (graph.predict reads it)
     # Folders (the properties below create them when first asked).
     CODE = "code"
     DATA = "sandbox_data"
@@ -113,6 +116,12 @@ class RunFolder:
     @property
     def sealed_test(self) -> Path:
         return self.sealed / "test.pkl"
+
+    @property
+    def training_target(self) -> Path:
+        """A copy of the training target the host's baselines are fitted on (numbers only, no
+        pickle), beside the test split in the folder no sandbox sees."""
+        return self.sealed / "train_target.npy"
 
     @property
     def model(self) -> Path:

@@ -5,13 +5,17 @@ The end-to-end tests (own CSV, Docker iris, the image family) predict with real 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from graph.config import ConfigError
 from graph.predict import read_rows
+from tools.inputs import ModelInputs
 
-TRAINING = pd.DataFrame({"zip": ["02134", "10001"], "rooms": [3, 5], "area": [70.5, 120.0]})
+TRAINING = ModelInputs(table=True, columns=["zip", "rooms", "area"], text_columns=["zip"], row_shape=[], classes=None)
+
+
+def arrays(*row_shape: int) -> ModelInputs:
+    return ModelInputs(table=False, columns=[], text_columns=[], row_shape=list(row_shape), classes=None)
 
 
 def test_csv_rows_take_the_training_columns_and_types(tmp_path):
@@ -24,7 +28,7 @@ def test_csv_rows_take_the_training_columns_and_types(tmp_path):
 
 
 def test_npz_rows_must_match_the_training_shape(tmp_path):
-    images = np.zeros((5, 28, 28), dtype=np.uint8)
+    images = arrays(28, 28)
     np.savez(tmp_path / "ok.npz", X=np.ones((2, 28, 28), dtype=np.uint8))
     assert read_rows(tmp_path / "ok.npz", images).shape == (2, 28, 28)
     np.savez(tmp_path / "flat.npz", X=np.ones((2, 784)))
@@ -53,4 +57,4 @@ def test_a_table_for_an_array_model_is_refused(tmp_path):
     path = tmp_path / "rows.csv"
     path.write_text("a,b\n1,2\n")
     with pytest.raises(ConfigError, match="trained on arrays; give a .npz file with X"):
-        read_rows(path, np.zeros((3, 2)))
+        read_rows(path, arrays(2))
