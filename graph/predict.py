@@ -115,7 +115,7 @@ def predict(run_dir: Path, rows, backend: str) -> dict:
         with open(Path(folder) / FEATURES, "wb") as fh:
             pickle.dump({"X": rows}, fh, protocol=pickle.HIGHEST_PROTOCOL)
         (Path(folder) / FEATURES).chmod(0o644)
-        workspace = Workspace(code=run_dir / "code", data=Path(folder), artifacts=run_dir / "model",
+        workspace = Workspace(code=run_dir / RunFolder.CODE, data=Path(folder), artifacts=run_dir / RunFolder.MODEL,
                               artifacts_writable=False)
         with open_sandbox(backend, workspace, limits, name=f"{run_dir.name}-predict") as sandbox:
             outcome = sandbox.call("predict", module=SANDBOX_FINAL_TRAIN, artifact=SANDBOX_MODEL, predict=FEATURES)

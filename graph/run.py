@@ -123,6 +123,7 @@ def summary(values: dict) -> str:
         f"{metrics['test_rows']} sealed test rows)",
         f"  trials     {trials['finished']} ({statuses}) in {metrics['search_seconds']:.0f} s",
         f"  model      {metrics['incumbent'].get('model', '?')}",
+        f"  sandbox    {values.get('backend', '?')}",
         f"  CV score   {metric} {metrics['cv'][metric]:.4f}",
         f"  test score {metric} {test:.4f}" if test is not None else f"  test score {metric} n/a",
         "  test       " + ", ".join(f"{k} {v:.4f}" for k, v in metrics["test"].items() if v is not None),

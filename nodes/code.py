@@ -14,6 +14,7 @@ from langgraph.types import Send
 
 from graph.state import CoderTask
 from nodes.common import log, run_config, run_folder
+from tools.runfolder import RunFolder
 from tools.templates import write_component
 from tools.vocabulary import COMPONENTS
 
@@ -54,7 +55,7 @@ def code(task: CoderTask) -> dict:
     if source is None:
         source = write_component(component, task["profile"], task["plan"])
     relative = run.attempt(component, attempt)
-    run.path("code", relative).write_text(source)
+    run.path(RunFolder.CODE, relative).write_text(source)
     info = {"path": relative, "attempt": attempt, "author": author}
     if fallback:
         info["fallback"] = fallback

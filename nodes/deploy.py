@@ -91,7 +91,7 @@ def deploy(state: dict) -> dict:
         metrics["baselines"] = baselines
     run.write_json(RunFolder.METRICS, metrics)
     report = write_report(run, state["profile"], plan, state["components"], state["reports"], state["search"],
-                          metrics, recodes=state.get("recodes", 0))
+                          metrics, backend=state["backend"], recodes=state.get("recodes", 0))
     run.event("deploy", "model refit and scored on the sealed test split",
               test={plan["metric"]: scores.get(plan["metric"])})
     log.info("deploy: test %s %.4f on %d sealed rows; report at %s", plan["metric"],

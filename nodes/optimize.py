@@ -225,8 +225,8 @@ def _back_to_coder(state: dict, report: dict, rows: list[dict]) -> dict:
     """Too many trials crashed: keep this search's trials and crash report, and count a recode."""
     config, run = run_config(state), run_folder(state)
     number = state.get("recodes", 0) + 1
-    write_trials_table(run.path(f"trials-abandoned-{number}.csv"), rows)
-    run.write_json(f"reports/crashes-{number}.json", report)
+    write_trials_table(run.path(run.abandoned_trials(number)), rows)
+    run.write_json(run.crash_report(number), report)
     first = report["crashes"][0]["error"].splitlines()[0] if report["crashes"] else None
     run.event("optimize", "too many trials crashed: train goes back to its coder",
               crashed=report["n_crashed"], trials=report["n_trials"],

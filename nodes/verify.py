@@ -136,7 +136,7 @@ def check_components(state: dict, config, run: RunFolder) -> tuple[dict[str, Ver
     """Every component's report (static checks, then runs in the sandbox), and the space
     the sandbox built (None when it did not build)."""
     components = state["components"]
-    sources = {c: run.path("code", info["path"]).read_text() for c, info in components.items()}
+    sources = {c: (run.code / info["path"]).read_text() for c, info in components.items()}
     reports = {c: VerificationReport(c, info["attempt"]) for c, info in components.items()}
     for component, report in reports.items():
         static_check(component, sources[component], report)
@@ -228,7 +228,7 @@ def record(run: RunFolder, round_number: int, reports: dict[str, VerificationRep
 def keep_verified(run: RunFolder, components: dict, space: dict, round_number: int) -> None:
     """The verified components (and the space as ConfigSpace JSON) go to code/final/."""
     for component, info in components.items():
-        shutil.copyfile(run.path("code", info["path"]), run.final_code / f"{component}.py")
+        shutil.copyfile(run.code / info["path"], run.final_code / f"{component}.py")
     run.final_space.write_text(json.dumps(space["configspace"], indent=1))
     run.event("verify", "all components verified", round=round_number)
 

@@ -98,7 +98,7 @@ class RunFolder:
     @property
     def final_code(self) -> Path:
         """The verified components the search and deploy use."""
-        return self.folder("code", "final")
+        return self.folder(self.CODE, "final")
 
     @property
     def final_space(self) -> Path:
@@ -141,6 +141,14 @@ class RunFolder:
 
     def verify_report(self, round_number: int) -> str:
         return f"reports/verify-{round_number}.json"
+
+    def crash_report(self, recode: int) -> str:
+        """The crashed trials that sent train back to its coder the `recode`-th time."""
+        return f"reports/crashes-{recode}.json"
+
+    def abandoned_trials(self, recode: int) -> str:
+        """The trials of a search abandoned for crashes, before the `recode`-th recode."""
+        return f"trials-abandoned-{recode}.csv"
 
     def write_json(self, name: str, data: Any) -> Path:
         target = self.path(name)

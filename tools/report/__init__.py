@@ -67,7 +67,7 @@ def _families(run: RunFolder) -> list[tuple[str, int, float]]:
 
 
 def write_report(run: RunFolder, profile: dict, plan: dict, components: dict, reports: dict, search: dict,
-                 metrics: dict, recodes: int = 0) -> str:
+                 metrics: dict, backend: str, recodes: int = 0) -> str:
     """report.md from the run's profile, plan, code, search and test metrics."""
     metric = plan["metric"]
     lines = [f"# AutoML run `{run.name}`", ""]
@@ -99,8 +99,8 @@ def write_report(run: RunFolder, profile: dict, plan: dict, components: dict, re
         report = reports.get(component, {})
         author = info["author"] + (f" (took over: {info['fallback']})" if info.get("fallback") else "")
         lines.append(f"| {component} | {info['attempt']} | {author} | {report.get('status', '-')} |")
-    lines += ["", "Every attempt is in `code/attempts/`, the verified version in `code/final/`, "
-              "and each verification report in `reports/`.", ""]
+    lines += ["", f"Generated code ran only in the `{backend}` sandbox. Every attempt is in `code/attempts/`, "
+              "the verified version in `code/final/`, and each verification report in `reports/`.", ""]
     lines += attempts_section(run)
 
     lines += ["## Search",
