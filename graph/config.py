@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sandbox import BACKENDS, Limits
 from tools.errors import ConfigError
 from tools.llm import LLMSettings
+from tools.machine import usable_cores, usable_memory_mb
 from tools.templates import all_families
 from tools.vocabulary import FACADES, METRICS, TASKS, metric_misfit
 
@@ -50,7 +51,8 @@ class OptimizerConfig(Section):
     facade: Literal[("auto", *FACADES)] = "auto"
     n_trials: int = Field(50, ge=1, description="SMAC trials (configurations evaluated)")
     walltime: float = Field(600.0, gt=0, description="wall-clock budget of the search, seconds")
-    workers: int = Field(1, ge=1, le=64, description="parallel trials, one warm sandbox each")
+    workers: int = Field("auto", ge=1, le=64, validate_default=True,
+                         description="parallel trials, one warm sandbox each; auto: one per usable core")
     dask: str | None = Field(
         None, description="run the trials on Dask: 'local' starts a LocalCluster of `workers` processes, "
                           "tcp://host:port uses the workers of a running scheduler (they need the run "
@@ -61,6 +63,16 @@ class OptimizerConfig(Section):
     max_crash_share: float = Field(0.5, ge=0, le=1, description="stop and recode above this share of crashed trials")
     crash_check_after: int = Field(
         5, ge=1, description="trials of a training function before its crash share is judged")
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _auto_workers(cls, workers):
+        # Resolved here, so the run folder's config.yaml says how many workers the run had.
+        if workers == "auto":
+            return usable_cores()
+        if isinstance(workers, str) and not workers.strip().isdigit():
+            raise ValueError(f"optimizer.workers: a whole number of parallel trials, or auto (got {workers!r})")
+        return workers
 
     @field_validator("dask")
     @classmethod
@@ -132,6 +144,15 @@ class RunConfig(Section):
             raise ValueError("checkpoints: keep the password out of the URL (it is saved in the run folder); "
                              "set PGPASSWORD or use ~/.pgpass")
         return url
+
+    @model_validator(mode="after")
+    def _memory_fits_workers(self) -> RunConfig:
+        """Parallel sandboxes share the machine: each gets at most its share of the memory
+        this process may use (a quarter kept for the agent and the system)."""
+        share = int(usable_memory_mb() * 0.75) // self.optimizer.workers
+        if self.sandbox.memory_mb > share >= 256:
+            object.__setattr__(self.sandbox, "memory_mb", share)
+        return self
 
     @model_validator(mode="after")
     def _metric_fits_task(self) -> RunConfig:

@@ -54,6 +54,7 @@ class Plan(TypedDict, total=False):
     families: list[str]
     facade: str
     scenario: dict[str, Any]  # a ScenarioSpec's fields
+    portfolio: list[dict[str, Any]]  # configurations tried right after the default, in order
     validation: str
     rationale: str
     corrections: list[str]  # where an LLM's plan was held to the config

@@ -138,7 +138,8 @@ def open_search(state: dict, run: RunFolder, config) -> tuple[SmacSearch, object
     recodes = state.get("recodes", 0)
     # A fresh SMAC folder per recoded training function: the broken one's costs stay out.
     smac_dir = run.smac if not recodes else run.folder("smac", f"recode-{recodes}")
-    search = SmacSearch(space, spec, smac_dir, crash_cost(state["plan"]["metric"]), seed=config.seed)
+    search = SmacSearch(space, spec, smac_dir, crash_cost(state["plan"]["metric"]), seed=config.seed,
+                        start=state["plan"].get("portfolio"))
     if search.finished:
         log.info("optimize: resuming the search after %d finished trials", search.finished)
     run.event("optimize", "search started", facade=spec.facade, n_trials=spec.n_trials,

@@ -40,7 +40,8 @@ def builtin_plan(profile: Profile, config: RunConfig) -> Plan:
         f"Task: {profile['task']}, judged on {profile['metric']} by {validation}.",
         f"Model families: {', '.join(families)} ({why_families}).",
         f"Search: SMAC {facade} facade, {opt.n_trials} trials or {opt.walltime:g} s, "
-        f"{opt.workers} worker(s); the default configuration is part of the initial design"
+        f"{opt.workers} worker(s); the space's default configuration runs first, then the template's "
+        "portfolio of strong configurations, then SMAC's initial design and model-based search"
         + (f"; {why_budget}." if why_budget else "."),
         *template.notes(profile, settings),
     ]
@@ -54,6 +55,7 @@ def builtin_plan(profile: Profile, config: RunConfig) -> Plan:
         "families": families,
         "facade": facade,
         "scenario": scenario,
+        "portfolio": template.portfolio(profile, families),
         "validation": validation,
         "rationale": " ".join(rationale),
     }

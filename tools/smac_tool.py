@@ -22,7 +22,8 @@ from typing import Any
 from unittest.mock import patch
 
 import numpy as np
-from ConfigSpace import ConfigurationSpace
+from ConfigSpace import Configuration, ConfigurationSpace
+from ConfigSpace.util import deactivate_inactive_hyperparameters
 from smac import (
     BlackBoxFacade,
     HyperparameterOptimizationFacade,
@@ -68,6 +69,24 @@ class _RepeatableLocalSearch(LocalSearch):
         return sorted(points, key=lambda c: tuple(np.nan_to_num(c.get_array(), nan=-1.0)))
 
 
+class _StartStrong:
+    """SMAC's initial design proposes its space-filling configurations first and the given
+    ones (the default, a portfolio) last. Strong configurations first means a good model
+    early, whatever the budget: the default, then the portfolio in its order, then the rest."""
+
+    def select_configurations(self) -> list[Configuration]:
+        configs = super().select_configurations()
+        given = [c for c in configs if c.origin and "Default" in c.origin]
+        given += [c for c in configs if c.origin == "start portfolio" and c not in given]
+        return given + [c for c in configs if c not in given]
+
+
+def start_strong(design):
+    """The initial design with the default and the portfolio first (see _StartStrong)."""
+    design.__class__ = type(f"StartStrong{type(design).__name__}", (_StartStrong, type(design)), {})
+    return design
+
+
 def repeatable(maximizer):
     """The acquisition maximizer with its local search made repeatable (see above)."""
     if isinstance(getattr(maximizer, "_local_search", None), LocalSearch):
@@ -105,8 +124,11 @@ def _target_placeholder(config, seed: int = 0, budget: float | None = None) -> f
 
 class SmacSearch:
     def __init__(self, space: ConfigurationSpace, spec: ScenarioSpec, output_dir: Path,
-                 crash_cost: float, seed: int = 0):
+                 crash_cost: float, seed: int = 0, start: list[dict] | None = None):
+        """`start`: configurations to try right after the space's default, in this order, before
+        SMAC's own initial design and its model-based search (a portfolio, cheapest first)."""
         self.space, self.spec, self.crash_cost = space, spec, crash_cost
+        self.start = list(start or [])
         self.output_dir = Path(output_dir)
         self.scenario = Scenario(
             configspace=space,
@@ -144,10 +166,30 @@ class SmacSearch:
             kwargs["acquisition_maximizer"] = repeatable(facade.get_acquisition_maximizer(self.scenario))
         if self.spec.facade == "multi_fidelity":
             kwargs["intensifier"] = facade.get_intensifier(self.scenario, eta=3)
-        if self.spec.initial_design_size and self.spec.facade != "random":
-            kwargs["initial_design"] = facade.get_initial_design(
-                self.scenario, n_configs=self.spec.initial_design_size)
+        if self.spec.facade != "random":
+            sized = {"n_configs": self.spec.initial_design_size} if self.spec.initial_design_size else {}
+            kwargs["initial_design"] = start_strong(facade.get_initial_design(
+                self.scenario, additional_configs=self._start_configs(), **sized))
         return facade(self.scenario, _target_placeholder, **kwargs)
+
+    def _start_configs(self) -> list[Configuration]:
+        """The start configurations this space can hold, each completed with the space's
+        defaults for what it leaves out (a portfolio names only what differs). One that names
+        a hyperparameter the space lacks (an LLM's space may name them otherwise) or breaks a
+        range or a forbidden clause is skipped."""
+        defaults = {hp.name: hp.default_value for hp in self.space.values()}
+        configs = []
+        for values in self.start:
+            if not set(values) <= set(defaults):
+                continue
+            try:
+                config = deactivate_inactive_hyperparameters({**defaults, **values}, self.space)
+                self.space.check_configuration(config)
+            except (ValueError, KeyError, TypeError):
+                continue
+            config.origin = "start portfolio"
+            configs.append(config)
+        return configs
 
     def _facade_continuing(self):
         """The facade, continuing a stored run; returns (facade, folder of a replaced run).

@@ -118,3 +118,14 @@ def test_the_same_seed_proposes_the_same_trials_in_every_process(facade, n_trial
 
     first, second = trials("1"), trials("2")
     assert len(first) == n_trials and first == second
+
+
+def test_the_default_runs_first_then_the_start_portfolio_in_its_order(space, tmp_path):
+    # A portfolio names what differs from the default: {"x": 1.0} is {"x": 1.0, "mode": "ok"}.
+    portfolio = [{"x": 1.0}, {"x": 9.0, "mode": "ok"}, {"unknown": 1}, {"x": -2.0, "mode": "slow"}]
+    search = SmacSearch(space, ScenarioSpec(n_trials=8), tmp_path, crash_cost=100.0, start=portfolio)
+    search.run(evaluate)
+    tried = [(row["config.x"], row["config.mode"]) for row in search.trials()]
+    # x = 9 is outside the space and the unknown name is not in it: both skipped.
+    assert tried[:3] == [(3.0, "ok"), (1.0, "ok"), (-2.0, "slow")]
+    assert len(tried) == 8 and len(set(tried)) == 8

@@ -43,6 +43,11 @@ class TaskTemplate:
         return ({"min_budget": 0.1, "max_budget": 1.0},
                 "budget = the share of the model's fidelity (trees, rounds, documents)")
 
+    def portfolio(self, profile: dict, families: list[str]) -> list[dict]:
+        """Strong configurations to try right after the space's default, in order (each names
+        only what differs from the default; those of families not searched are left out)."""
+        return []
+
     def settings(self, profile: dict, scenario: dict | None = None) -> dict:
         """Training-template parameters beyond the space, fixed at planning (plan.template_parameters)."""
         return {}
