@@ -27,6 +27,7 @@ import pandas as pd
 
 from graph.config import load_config
 from sandbox import BACKENDS, SandboxError, Workspace, choose_backend, open_sandbox
+from tools.ensemble import MEMBER_ARTIFACT, combine
 from tools.errors import ConfigError
 from tools.inputs import ModelInputs, clean_features
 from tools.runfolder import (
@@ -52,9 +53,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def finished_run(run_dir: Path) -> Path:
-    needed = (f"{RunFolder.MODEL}/{SANDBOX_MODEL}", f"{RunFolder.CODE}/{SANDBOX_FINAL_TRAIN}", RunFolder.CONFIG,
-              RunFolder.MODEL_INPUTS)
-    for name in needed:
+    model = RunFolder.ENSEMBLE if (run_dir / RunFolder.ENSEMBLE).exists() else f"{RunFolder.MODEL}/{SANDBOX_MODEL}"
+    for name in (model, f"{RunFolder.CODE}/{SANDBOX_FINAL_TRAIN}", RunFolder.CONFIG, RunFolder.MODEL_INPUTS):
         if not (run_dir / name).exists():
             raise ConfigError(f"{run_dir}: not a finished run (no {name}); finish it with "
                               "python -m graph.run CONFIG --resume")
@@ -107,8 +107,25 @@ def model_inputs(run_dir: Path) -> ModelInputs:
                           "it is written by this version's initialize: run the config again") from None
 
 
-def predict(run_dir: Path, rows, backend: str) -> dict:
-    """{"y_pred", "y_proba"} from the run's model, computed inside a sandbox."""
+def deployed_members(run_dir: Path) -> list[dict]:
+    """The deployed model's artifacts and weights: one model, or an ensemble's members."""
+    path = run_dir / RunFolder.ENSEMBLE
+    if not path.exists():
+        return [{"artifact": SANDBOX_MODEL, "weight": 1.0}]
+    try:
+        members = [{"artifact": str(m["artifact"]), "weight": float(m["weight"])}
+                   for m in json.loads(path.read_text())["members"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: not an ensemble description ({type(exc).__name__})") from None
+    if not members or not all(MEMBER_ARTIFACT.fullmatch(m["artifact"]) for m in members):
+        raise ConfigError(f"{path}: its members must be model-<n>.pkl files of the run's model folder")
+    return members
+
+
+def predict(run_dir: Path, rows, backend: str, classes: list | None) -> dict:
+    """{"y_pred", "y_proba"} from the run's model (an ensemble: its members' weighted vote or
+    average), each member computed inside a sandbox."""
+    members = deployed_members(run_dir)
     limits = load_config(run_dir / RunFolder.CONFIG).sandbox.limits()
     with tempfile.TemporaryDirectory(prefix="automl-predict-") as folder:
         Path(folder).chmod(0o755)  # the Docker sandbox reads it as an unprivileged user
@@ -118,10 +135,17 @@ def predict(run_dir: Path, rows, backend: str) -> dict:
         workspace = Workspace(code=run_dir / RunFolder.CODE, data=Path(folder), artifacts=run_dir / RunFolder.MODEL,
                               artifacts_writable=False)
         with open_sandbox(backend, workspace, limits, name=f"{run_dir.name}-predict") as sandbox:
-            outcome = sandbox.call("predict", module=SANDBOX_FINAL_TRAIN, artifact=SANDBOX_MODEL, predict=FEATURES)
-    if not outcome.ok:
-        raise RuntimeError(f"the model failed to predict: {outcome.describe()}")
-    return outcome.result
+            results = []
+            for member in members:
+                outcome = sandbox.call("predict", module=SANDBOX_FINAL_TRAIN, artifact=member["artifact"],
+                                       predict=FEATURES)
+                if not outcome.ok:
+                    raise RuntimeError(f"the model failed to predict: {outcome.describe()}")
+                results.append(outcome.result)
+    if len(results) == 1:
+        return results[0]
+    y_pred, y_proba = combine(results, [m["weight"] for m in members], classes)
+    return {"y_pred": y_pred.tolist(), "y_proba": y_proba}
 
 
 def as_table(result: dict, classes: list | None) -> pd.DataFrame:
@@ -142,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(rows) == 0:
             raise ConfigError(f"{args.data}: no rows to predict")
         backend, _ = choose_backend(args.backend)
-        result = predict(run_dir, rows, backend)
+        result = predict(run_dir, rows, backend, model.classes)
     except (ConfigError, SandboxError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -107,6 +107,15 @@ def llm_usage_line(values: dict) -> str | None:
     return line
 
 
+def model_line(metrics: dict) -> str:
+    ensemble = metrics.get("ensemble")
+    if not ensemble:
+        return str(metrics["incumbent"].get("model", "?"))
+    families = ", ".join(dict.fromkeys(str(m["config"].get("model", "?")) for m in ensemble["members"]))
+    return (f"an ensemble of {len(ensemble['members'])} trials ({families}); the single best has CV "
+            f"{ensemble['single_cv']:.4f}")
+
+
 def summary(values: dict) -> str:
     llm = llm_usage_line(values)
     if values.get("failure"):
@@ -122,7 +131,7 @@ def summary(values: dict) -> str:
         f"  task       {metrics['task']} ({values['profile']['n_rows']} training rows, "
         f"{metrics['test_rows']} sealed test rows)",
         f"  trials     {trials['finished']} ({statuses}) in {metrics['search_seconds']:.0f} s",
-        f"  model      {metrics['incumbent'].get('model', '?')}",
+        f"  model      {model_line(metrics)}",
         f"  sandbox    {values.get('backend', '?')}",
         f"  CV score   {metric} {metrics['cv'][metric]:.4f}",
         f"  test score {metric} {test:.4f}" if test is not None else f"  test score {metric} n/a",

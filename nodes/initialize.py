@@ -87,8 +87,10 @@ def write_data(run: RunFolder, data: inputs.PreparedData, config: RunConfig, inf
     _dump(run.sandbox_data / SANDBOX_VERIFY_DATA, {"X": X_small, "y": y_small, "info": small_info})
     _dump(run.sandbox_data / SANDBOX_VERIFY_FEATURES, {"X": X_small})
     _dump(run.sealed_test, {"X": data.X_test, "y": data.y_test})
-    if np.issubdtype(np.asarray(data.y_train).dtype, np.number):
-        np.save(run.training_target, np.asarray(data.y_train, dtype=float), allow_pickle=False)
+    y = np.asarray(data.y_train)
+    # Numbers only (no pickle): class indices in sorted-class order, or the values.
+    target = np.searchsorted(np.unique(y), y) if data.task == "classification" else y.astype(float)
+    np.save(run.training_target, target, allow_pickle=False)
     run.sealed.chmod(0o700)
     run.write_json(RunFolder.MODEL_INPUTS, asdict(inputs.ModelInputs.of(data)))
 

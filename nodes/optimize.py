@@ -26,8 +26,10 @@ from nodes.code import coder_tasks
 from nodes.common import log, plan_facts, run_config, run_folder, sandbox_for, sandbox_recipe
 from sandbox.base import CallOutcome
 from tools.dask_trials import DaskError, DaskTrials
+from tools.ensemble import OutOfFoldStore, predictions_problem
 from tools.errors import RunFailed
 from tools.metrics import crash_cost
+from tools.results import train_result_problem
 from tools.runfolder import SANDBOX_FINAL_TRAIN, SANDBOX_TRAIN_DATA, RunFolder
 from tools.scenario import hold_to_budget, parse_scenario_source
 from tools.smac_tool import SmacSearch
@@ -107,9 +109,23 @@ def decide(summary: SearchSummary, max_crash_share: float) -> Decision:
     return {"step": "deploy"}
 
 
-def trial_evaluator(run_trial, book: SearchBook, config, spec, info: dict):
+def keep_out_of_fold(outcome: CallOutcome, trial_config: dict, store: OutOfFoldStore, profile: dict) -> None:
+    """Move a trial's out-of-fold predictions from its result to the store (the search and
+    its logs carry only the loss); ones of the wrong shape or not numbers are dropped."""
+    predictions = (outcome.result or {}).pop("oof", None) if outcome.ok else None
+    if predictions is None or train_result_problem(outcome.result):
+        return
+    array, problem = predictions_problem(predictions, profile["n_rows"], profile.get("n_classes"))
+    if problem:
+        log.warning("optimize: out-of-fold predictions dropped (%s)", problem)
+        return
+    store.add(trial_config, float(outcome.result["loss"]), array)
+
+
+def trial_evaluator(run_trial, book: SearchBook, config, spec, state: dict, store: OutOfFoldStore):
     """evaluate(worker, config, seed, budget, seconds_left) -> CallOutcome for SmacSearch."""
     limit = config.sandbox.trial_timeout
+    info = plan_facts(state)
 
     def evaluate(worker: int, trial_config: dict, seed: int, budget: float | None, seconds_left: float):
         # A trial never outlives the search's walltime (at least a second, so a trial
@@ -122,6 +138,10 @@ def trial_evaluator(run_trial, book: SearchBook, config, spec, info: dict):
             outcome.error = f"stopped at the search walltime ({spec.walltime:g} s); {outcome.error}"
         if outcome.status == "crashed":
             book.note_crash(outcome, trial_config)
+        if budget is None or budget == spec.max_budget:  # an ensemble of models as deployed
+            keep_out_of_fold(outcome, trial_config, store, state["profile"])
+        elif outcome.result:
+            outcome.result.pop("oof", None)
         return outcome
     return evaluate
 
@@ -164,7 +184,8 @@ def optimize(state: dict) -> dict:
     with ExitStack() as stack, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SMAC's surrogate warns on tiny histories
         run_trial = _trial_runner(stack, state, spec.n_workers)
-        evaluate = trial_evaluator(run_trial, book, config, spec, plan_facts(state))
+        store = OutOfFoldStore(run.out_of_fold(state.get("recodes", 0)))
+        evaluate = trial_evaluator(run_trial, book, config, spec, state, store)
         result = search.run(evaluate, workers=spec.n_workers, on_trial=book.on_trial, should_stop=should_stop)
 
     rows = search.trials()

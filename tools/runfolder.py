@@ -12,6 +12,7 @@
                            never mounted into a sandbox, never in a prompt
       model_inputs.json    the columns (or array shape) the model takes, its classes
       smac/                SMAC's own output (run history, resumable)
+      oof/                 the best trials' out-of-fold predictions (.npy), for the ensemble
       trials.csv           every trial: configuration, status, loss, time
       model/               the refit model and its configuration
       metrics.json         CV and test scores, wall time, trial counts
@@ -35,7 +36,7 @@ SANDBOX_VERIFY_DATA = "verify.pkl"  # a small sample of it, for verification
 SANDBOX_VERIFY_FEATURES = "verify_features.pkl"  # the sample's features alone
 SANDBOX_PREDICT_FEATURES = "predict.pkl"  # rows to predict (deploy: the sealed features, then removed)
 SANDBOX_FINAL_TRAIN = "final/train.py"  # the verified training function
-SANDBOX_MODEL = "model.pkl"  # the refit model, inside the artifacts folder
+SANDBOX_MODEL = "model.pkl"  # the refit model, inside the artifacts folder (an ensemble's: model-<n>.pkl)
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class RunFolder:
     LLM_CALLS = "llm_calls.jsonl"
     MODEL_CONFIG = "model/config.json"
     MODEL_INPUTS = "model_inputs.json"  # what the model takes and predicts (graph.predict reads it)
+    ENSEMBLE = "model/ensemble.json"  # the deployed ensemble's members and weights, when there is one
     # Folders (the properties below create them when first asked).
     CODE = "code"
     DATA = "sandbox_data"
@@ -119,8 +121,8 @@ class RunFolder:
 
     @property
     def training_target(self) -> Path:
-        """A copy of the training target the host's baselines are fitted on (numbers only, no
-        pickle), beside the test split in the folder no sandbox sees."""
+        """The training target as numbers (class indices in sorted-class order, or values; no
+        pickle), for the host's ensemble selection and baselines, in the folder no sandbox sees."""
         return self.sealed / "train_target.npy"
 
     @property
@@ -134,6 +136,11 @@ class RunFolder:
     @property
     def checkpoints(self) -> Path:
         return self.path(self.CHECKPOINTS)
+
+    def out_of_fold(self, recodes: int = 0) -> Path:
+        """The best trials' out-of-fold predictions (.npy), for the ensemble; one folder per
+        training function (a recoded one validates differently)."""
+        return self.folder("oof") if not recodes else self.folder("oof", f"recode-{recodes}")
 
     def attempt(self, component: str, attempt: int) -> str:
         """Where an attempt lives, relative to the code folder (as the sandbox sees it)."""

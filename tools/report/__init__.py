@@ -66,6 +66,20 @@ def _families(run: RunFolder) -> list[tuple[str, int, float]]:
     return sorted(((f, c, v) for f, (c, v) in best.items()), key=lambda t: t[2])
 
 
+def ensemble_section(metric: str, ensemble: dict | None) -> list[str]:
+    """The deployed ensemble: its members and weights, and its CV beside the single best's."""
+    if not ensemble:
+        return []
+    lines = ["## Ensemble",
+             f"Deployed: a weighted ensemble of {len(ensemble['members'])} trials, chosen by greedy selection "
+             f"on their out-of-fold predictions: {metric} **{ensemble['cv']:.4f}** against "
+             f"{ensemble['single_cv']:.4f} for the single best trial on the same predictions.", "",
+             "| member | weight | model | CV loss in the search |", "|---|---|---|---|"]
+    lines += [f"| {n} | {m['weight']:.2f} | {m['config'].get('model', '-')} | {m['loss']:.4f} |"
+              for n, m in enumerate(ensemble["members"], start=1)]
+    return [*lines, ""]
+
+
 def write_report(run: RunFolder, profile: dict, plan: dict, components: dict, reports: dict, search: dict,
                  metrics: dict, backend: str, recodes: int = 0) -> str:
     """report.md from the run's profile, plan, code, search and test metrics."""
@@ -113,7 +127,8 @@ def write_report(run: RunFolder, profile: dict, plan: dict, components: dict, re
     plot = _plot_trials(run, metric)
     if plot:
         lines += ["", f"![trials]({plot})"]
-    lines += ["", "Chosen configuration:", "", "```json", json.dumps(search["incumbent"], indent=2), "```", ""]
+    lines += ["", "Best single configuration:", "", "```json", json.dumps(search["incumbent"], indent=2), "```", ""]
+    lines += ensemble_section(metric, metrics.get("ensemble"))
     if recodes:
         lines += [f"The training function went back to its coder {recodes} time(s) because "
                   "too many trials crashed; the abandoned searches are in `trials-abandoned-*.csv`, "

@@ -177,15 +177,37 @@ def _folds(info, y, seed):
     return KFold(n_splits=n_splits, shuffle=True, random_state=seed)
 
 
+def _out_of_fold(cv, X, y, info):
+    """Each row's prediction by the fold model that did not see it: class probabilities in
+    the order of info["classes"] (a hard vote where a model has none), or values. The host
+    builds an ensemble from these."""
+    classify = info["task"] == "classification"
+    classes = list(info.get("classes") or np.unique(y))
+    oof = np.zeros((len(y), len(classes))) if classify else np.zeros(len(y))
+    for model, rows in zip(cv["estimator"], cv["indices"]["test"], strict=True):
+        X_rows = X.iloc[rows] if hasattr(X, "iloc") else X[rows]
+        if not classify:
+            oof[rows] = model.predict(X_rows)
+            continue
+        columns = [classes.index(c) for c in model.classes_]
+        proba = predict_proba(model, X_rows)
+        if proba is None:  # a hard vote: probability 1 for the predicted class
+            proba = (model.predict(X_rows)[:, None] == model.classes_[None, :]).astype(float)
+        oof[np.ix_(rows, columns)] = proba
+    return oof
+
+
 def train(config, data, seed=0, budget=None):
     info = data.info
     metric = info.get("metric", "accuracy" if info["task"] == "classification" else "r2")
     pipeline = build_pipeline(config, info, seed, budget, probabilities=metric in ("roc_auc", "log_loss"))
     started = time.perf_counter()
-    scores = cross_validate(
+    cv = cross_validate(
         pipeline, data.X, data.y, cv=_folds(info, data.y, seed),
         scoring=_scorer(metric, info), error_score="raise",
-    )["test_score"]
+        return_estimator=budget is None, return_indices=budget is None,
+    )
+    scores = cv["test_score"]
     score = float(np.mean(scores))
     if metric in ERRORS:
         score = -score
@@ -198,6 +220,8 @@ def train(config, data, seed=0, budget=None):
         "score_std": float(np.std(-scores if metric in ERRORS else scores)),
         "fold_scores": [float(s) for s in (-scores if metric in ERRORS else scores)],
         "train_seconds": time.perf_counter() - started,
+        # Full-fidelity trials only: an ensemble is built from models as they are deployed.
+        "oof": _out_of_fold(cv, data.X, data.y, info).tolist() if budget is None else None,
     }
 
 

@@ -1,0 +1,74 @@
+"""Ensemble selection on out-of-fold predictions: never worse than its best member on CV, and
+its predictions are the weighted vote or average of its members'."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tools.ensemble import OutOfFoldStore, blend, combine, greedy_weights, oof_loss, predictions_problem
+
+
+def noisy_votes(y: np.ndarray, n_classes: int, accuracy: float, seed: int) -> np.ndarray:
+    """Probabilities of a classifier that is right on about `accuracy` of the rows, its errors
+    independent of other members' (seeded)."""
+    rng = np.random.default_rng(seed)
+    labels = np.where(rng.random(len(y)) < accuracy, y, rng.integers(0, n_classes, len(y)))
+    proba = np.full((len(y), n_classes), 0.1 / (n_classes - 1))
+    proba[np.arange(len(y)), labels] = 0.9
+    return proba
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "log_loss", "balanced_accuracy", "roc_auc"])
+def test_the_ensemble_is_never_worse_than_its_best_member(metric):
+    y = np.random.default_rng(0).integers(0, 3, 600)
+    members = [noisy_votes(y, 3, accuracy, seed) for seed, accuracy in enumerate([0.8, 0.78, 0.75, 0.6])]
+    weights = greedy_weights(members, y, metric)
+    assert weights.sum() == pytest.approx(1.0) and (weights >= 0).all()
+    best_single = min(oof_loss(metric, y, p) for p in members)
+    ensemble = oof_loss(metric, y, blend(members, weights))
+    assert ensemble <= best_single
+    if metric == "accuracy":  # independent errors: voting helps clearly
+        assert ensemble < best_single - 0.02 and (weights > 0).sum() >= 2
+
+
+def test_regression_members_are_averaged():
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=400)
+    members = [y + rng.normal(scale=0.5, size=400) for _ in range(3)]
+    weights = greedy_weights(members, y, "rmse")
+    assert oof_loss("rmse", y, blend(members, weights)) < min(oof_loss("rmse", y, p) for p in members)
+
+
+def test_deployed_predictions_are_the_weighted_vote_of_the_members():
+    classes = ["cat", "dog"]
+    results = [{"y_pred": ["cat", "cat"], "y_proba": [[0.6, 0.4], [0.9, 0.1]]},
+               {"y_pred": ["dog", "cat"], "y_proba": [[0.2, 0.8], [0.7, 0.3]]},
+               {"y_pred": ["dog", "dog"], "y_proba": None}]  # no probabilities: votes for its labels
+    labels, proba = combine(results, [0.5, 0.25, 0.25], classes)
+    expected = 0.5 * np.array([[0.6, 0.4], [0.9, 0.1]]) + 0.25 * np.array([[0.2, 0.8], [0.7, 0.3]]) \
+        + 0.25 * np.array([[0, 1], [0, 1]])
+    assert np.allclose(proba, expected) and labels.tolist() == ["dog", "cat"]
+    values, none = combine([{"y_pred": [1.0, 2.0]}, {"y_pred": [3.0, 6.0]}], [0.75, 0.25], None)
+    assert values.tolist() == [1.5, 3.0] and none is None
+
+
+def test_the_store_keeps_the_best_trials_as_plain_arrays(tmp_path):
+    store = OutOfFoldStore(tmp_path / "oof", keep=2)
+    for loss in (0.3, 0.1, 0.2, 0.4):
+        store.add({"model": "m", "loss_was": loss}, loss, np.full(5, loss))
+    members = store.members()
+    assert [m.loss for m in members] == [0.1, 0.2]
+    assert len(list((tmp_path / "oof").glob("*.npy"))) == 2
+    for path in (tmp_path / "oof").glob("*.npy"):
+        np.load(path, allow_pickle=False)  # numbers only: loads without pickle
+    again = OutOfFoldStore(tmp_path / "oof", keep=2)  # a resumed run finds them
+    assert [m.config["loss_was"] for m in again.members()] == [0.1, 0.2]
+
+
+@pytest.mark.parametrize(("predictions", "problem"), [
+    ([[0.5, 0.5]] * 3, None), ([[0.5, 0.5]] * 2, "shape"), ([["a", "b"]] * 3, "not numbers"),
+    ([[float("nan"), 1.0]] * 3, "not finite")])
+def test_predictions_from_the_sandbox_are_checked(predictions, problem):
+    array, found = predictions_problem(predictions, n_rows=3, n_classes=2)
+    assert (found is None) if problem is None else (problem in found and array is None)
