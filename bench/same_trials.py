@@ -68,7 +68,8 @@ def main() -> int:
     if args.compare:
         before, after = (json.loads(Path(p).read_text()) for p in args.compare)
         return 0 if compare(before, after) else 1
-    Path(args.out).write_text(json.dumps(run(args.configs, args.trials, args.backend, args.workers), indent=1, sort_keys=True))
+    summary = run(args.configs, args.trials, args.backend, args.workers)
+    Path(args.out).write_text(json.dumps(summary, indent=1, sort_keys=True))
     return 0
 
 
