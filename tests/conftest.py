@@ -53,6 +53,19 @@ def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
 
 
+def assert_model_saved(run: Path) -> list[Path]:
+    """The deployed model's files: model/model.pkl, or an ensemble's description and members."""
+    ensemble = run / "model" / "ensemble.json"
+    if not ensemble.exists():
+        assert (run / "model" / "model.pkl").exists(), "no model.pkl and no ensemble.json in model/"
+        return [run / "model" / "model.pkl"]
+    members = read_json(ensemble)["members"]
+    assert len(members) >= 2 and abs(sum(m["weight"] for m in members) - 1) < 1e-9
+    paths = [run / "model" / m["artifact"] for m in members]
+    assert all(p.exists() for p in paths), paths
+    return paths
+
+
 @pytest.fixture(scope="session")
 def docker_ready() -> None:
     """A Docker engine and the sandbox image, or a skip; in CI (CI=true) a failure instead,

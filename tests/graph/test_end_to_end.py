@@ -9,7 +9,7 @@ import pickle
 import pandas as pd
 import pytest
 
-from tests.conftest import FAST, kill_mid_search, read_json, run_agent, run_predict
+from tests.conftest import FAST, assert_model_saved, kill_mid_search, read_json, run_agent, run_predict
 
 pytestmark = pytest.mark.slow
 
@@ -17,10 +17,11 @@ pytestmark = pytest.mark.slow
 def assert_run_folder(run) -> None:
     for name in ("config.yaml", "profile.json", "plan.json", "metrics.json", "report.md",
                  "trials.csv", "events.jsonl", "checkpoints.sqlite", "report_trials.png",
-                 "model/model.pkl", "model/config.json", "code/final/train.py",
+                 "model/config.json", "model_inputs.json", "code/final/train.py",
                  "code/final/configspace.py", "code/final/scenario.py", "reports/verify-1.json"):
         assert (run / name).exists(), name
     assert list((run / "smac").rglob("runhistory.json"))
+    assert_model_saved(run)
 
 
 def assert_test_split_sealed(run) -> None:
@@ -48,7 +49,7 @@ def test_iris_end_to_end(runs_dir):
     assert metrics["cv"]["accuracy"] >= 0.85
     assert {"balanced_accuracy", "f1_macro", "log_loss", "roc_auc"} <= set(metrics["test"])
     assert metrics["trials"]["finished"] == 10
-    assert "test score accuracy" in result.stdout and str(run / "model" / "model.pkl") in result.stdout
+    assert "test score accuracy" in result.stdout and metrics["model"] in result.stdout
     assert f"python -m graph.predict {run} rows.csv" in (run / "report.md").read_text()
     assert f"predict    python -m graph.predict {run} rows.csv" in result.stdout
     rows = list(csv.DictReader(open(run / "trials.csv")))

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import FAST, read_json, run_agent, run_predict
+from tests.conftest import FAST, assert_model_saved, read_json, run_agent, run_predict
 
 pytestmark = pytest.mark.slow
 
@@ -32,8 +32,9 @@ def _run(config: str, runs_dir, *overrides: str) -> dict:
     assert result.returncode == 0, result.stderr[-3000:]
     run = runs_dir / config
     for name in ("config.yaml", "profile.json", "plan.json", "trials.csv", "metrics.json",
-                 "report.md", "model/model.pkl", "code/final/train.py", "code/final/configspace.py"):
+                 "report.md", "code/final/train.py", "code/final/configspace.py"):
         assert (run / name).exists(), f"{name} missing from the run folder"
+    assert_model_saved(run)
     metrics = read_json(run / "metrics.json")
     assert metrics["trials"]["finished"] >= 2
     assert metrics["trials"].get("success", 0) >= 1
