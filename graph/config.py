@@ -8,6 +8,7 @@ is allowed instead of a silently ignored setting.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -130,6 +131,14 @@ class RunConfig(Section):
     checkpoints: str | None = Field(
         None, description="PostgreSQL URL for the LangGraph checkpoints (postgresql://user@host:port/db); "
                           "default: SQLite in the run folder")
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str | None) -> str | None:
+        # The run folder is runs/<name>: a path in the name would put it elsewhere.
+        if name is not None and (not name.strip() or name.startswith(".") or re.search(r"[/\\\x00]", name)):
+            raise ValueError(f"name: a plain folder name, without '/' and not starting with '.', got {name!r}")
+        return name
 
     @field_validator("checkpoints")
     @classmethod

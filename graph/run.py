@@ -28,7 +28,7 @@ from tools.dask_trials import DaskError, connect
 from tools.datasets import DatasetError
 from tools.errors import ConfigError, RunFailed, first_line
 from tools.llm import LLMConfigError, read_api_key
-from tools.runfolder import RunFolder, new_run_dir
+from tools.runfolder import RunFolder, RunFolderBusy, exclusive, new_run_dir
 
 EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -194,11 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: a dependency is missing ({exc}); run `make setup`", file=sys.stderr)
         return EXIT_BAD_INPUT
 
-    run_dir.mkdir(parents=True, exist_ok=True)
     try:
-        with open_checkpoints(config, run_dir) as (checkpointer, thread_id):
+        with exclusive(run_dir), open_checkpoints(config, run_dir) as (checkpointer, thread_id):
             return run_graph(build_graph(checkpointer), thread_id, run_dir, config, args.config)
-    except ConfigError as exc:
+    except (ConfigError, RunFolderBusy) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -207,11 +206,14 @@ def run_graph(graph, thread_id: str, run_dir: Path, config: RunConfig, config_pa
     """Start, resume or just summarise the run in `run_dir`; returns the exit code."""
     thread = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
     existing = graph.get_state(thread)
-    if existing.values and not existing.next:
+    # Finished means deployed or stopped, read from the state: a kill right after a node's
+    # writes were saved can leave `next` empty before the next step's checkpoint exists.
+    if existing.values.get("deployment") or existing.values.get("failure"):
         print(summary(existing.values))
         return EXIT_FAILED if existing.values.get("failure") else EXIT_DONE
     if existing.values:
-        print(f"resuming {run_dir} at {', '.join(existing.next)}", file=sys.stderr)
+        where = ", ".join(existing.next) or "the step after the last finished node"
+        print(f"resuming {run_dir} at {where}", file=sys.stderr)
         inputs = None
     else:
         inputs = {"config": config.model_dump(mode="json"), "run_dir": str(run_dir)}
@@ -227,6 +229,10 @@ def run_graph(graph, thread_id: str, run_dir: Path, config: RunConfig, config_pa
         print(f"run failed: {exc}\nfix the cause, then continue with --resume", file=sys.stderr)
         return EXIT_FAILED
     values = graph.get_state(thread).values
+    if not values.get("deployment") and not values.get("failure"):
+        print(f"run failed: the graph stopped before deploying; continue with: python -m graph.run {config_path} "
+              "--resume", file=sys.stderr)
+        return EXIT_FAILED
     print(summary(values))
     return EXIT_FAILED if values.get("failure") else EXIT_DONE
 

@@ -23,8 +23,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import socket
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,10 +195,43 @@ def _plain(value: Any) -> Any:
 
 
 def new_run_dir(runs_dir: str | Path, name: str) -> Path:
-    """runs/<name>, or runs/<name>-2, -3 ... when that exists: never overwrite a run."""
+    """Create runs/<name>, or runs/<name>-2, -3 ... when that exists: never overwrite a run.
+    Created here, atomically (mkdir fails if another run took the name meanwhile)."""
     root = Path(runs_dir)
-    candidate, n = root / name, 1
-    while candidate.exists():
-        n += 1
-        candidate = root / f"{name}-{n}"
-    return candidate
+    root.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        candidate = root / (name if n == 1 else f"{name}-{n}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            n += 1
+
+
+class RunFolderBusy(RuntimeError):
+    """Another process holds the run folder."""
+
+
+@contextmanager
+def exclusive(run_dir: Path):
+    """Hold the run folder for this process's life: a second run or resume of the same
+    folder is refused (RunFolderBusy names the holder) instead of running trials twice. The
+    kernel releases the lock when the process dies, kill -9 included."""
+    path = Path(run_dir) / ".lock"
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise RunFolderBusy(f"{run_dir} is in use by {holder}; wait for it to end or stop it") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"process {os.getpid()} on {socket.gethostname()}\n")
+    handle.flush()
+    try:
+        yield
+    finally:
+        handle.close()

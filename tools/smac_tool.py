@@ -229,9 +229,17 @@ class SmacSearch:
         return self.smac.runhistory.finished
 
     def _used_walltime(self) -> float:
-        if self._progress_file.exists():
+        """Seconds of search earlier processes used (0 when unknown: a torn or missing file
+        costs a resumed run a little extra time, never the run)."""
+        try:
             return float(json.loads(self._progress_file.read_text())["walltime"])
-        return 0.0
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0.0
+
+    def _save_progress(self, walltime: float) -> None:
+        tmp = self._progress_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"walltime": walltime}))
+        tmp.replace(self._progress_file)  # atomic: a kill never leaves half a file
 
     def run(self, evaluate: Evaluate, workers: int = 1,
             on_trial: Callable[[dict], None] | None = None,
@@ -274,7 +282,7 @@ class SmacSearch:
                     idle.append(in_flight.pop(future))
                     info, outcome = future.result()
                     record = self._tell(info, outcome, lock)
-                    self._progress_file.write_text(json.dumps({"walltime": elapsed()}))
+                    self._save_progress(elapsed())
                     if on_trial:
                         on_trial(record)
                     if should_stop and stopped_by == "n_trials":
