@@ -32,6 +32,7 @@ class Profile(TypedDict, total=False):
     n_columns: int
     numeric_columns: list[str]
     categorical_columns: list[str]
+    text_columns: list[str]  # free text: TF-IDF features, or the text template when alone
     missing_share: dict[str, float]
     rows_with_missing: int
     cardinality: dict[str, int]

@@ -72,6 +72,7 @@ def data_info(data: inputs.PreparedData, config: RunConfig, facts: Profile) -> d
         "n_rows": int(len(data.y_train)),
         "numeric_columns": facts.get("numeric_columns", []),
         "categorical_columns": facts.get("categorical_columns", []),
+        "text_columns": facts.get("text_columns", []),
     }
     if data.task == "classification":
         classes = np.unique(data.y_train)

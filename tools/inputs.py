@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 
 from tools import datasets
 from tools.errors import ConfigError
-from tools.profiling import column_types, infer_task
+from tools.profiling import column_types, infer_task, profile
 from tools.templates import template_for
 from tools.vocabulary import DEFAULT_METRIC, metric_misfit
 
@@ -108,8 +108,7 @@ def check(config) -> PreparedData:
     """Load, infer the task, check the metric and families, cut the sealed split. Raises
     ConfigError or DatasetError, in one line, on bad input."""
     data = _load_and_split(config)
-    profile = {"n_rows": len(data.y_train), "task": data.task, "modality": data.modality}
-    families_for(profile, config.optimizer.families)
+    families_for(profile(data.X_train, data.y_train, data.task, data.modality), config.optimizer.families)
     with _lock:
         _checked.clear()
         _checked[_key(config)] = data

@@ -8,6 +8,11 @@ import numpy as np
 import pandas as pd
 
 MAX_CLASSES = 50  # an integer target with more distinct values than this is a regression
+# A string column is free text (TF-IDF features) rather than a category (one-hot) when its
+# values are this long on average, have this many words and are mostly distinct.
+TEXT_MIN_CHARS = 30
+TEXT_MIN_WORDS = 4
+TEXT_MIN_DISTINCT = 0.5
 
 
 def infer_task(y: np.ndarray, hint: str | None = None) -> str:
@@ -38,6 +43,22 @@ def column_types(X: pd.DataFrame) -> tuple[list[str], list[str]]:
     return numeric, categorical
 
 
+def text_columns(X: pd.DataFrame, candidates: list[str]) -> list[str]:
+    """The columns among `candidates` that hold free text rather than categories: long strings
+    of several words, most of them distinct."""
+    found = []
+    for column in candidates:
+        values = X[column].dropna().astype(str)
+        if len(values) < 20:
+            continue
+        sample = values.head(2000)
+        words = sample.str.split().str.len().mean()
+        distinct = values.nunique() / len(values)
+        if sample.str.len().mean() >= TEXT_MIN_CHARS and words >= TEXT_MIN_WORDS and distinct >= TEXT_MIN_DISTINCT:
+            found.append(str(column))
+    return found
+
+
 def profile(X: Any, y: np.ndarray, task: str, modality: str) -> dict:
     """A JSON-able description of the training split."""
     facts: dict[str, Any] = {
@@ -47,11 +68,14 @@ def profile(X: Any, y: np.ndarray, task: str, modality: str) -> dict:
     }
     if isinstance(X, pd.DataFrame):
         numeric, categorical = column_types(X)
+        texts = text_columns(X, categorical) if modality == "tabular" else []
+        categorical = [c for c in categorical if c not in texts]
         missing = X.isna().mean()
         facts.update(
             n_columns=int(X.shape[1]),
             numeric_columns=numeric,
             categorical_columns=categorical,
+            text_columns=texts,
             missing_share={str(c): round(float(v), 4) for c, v in missing.items() if v > 0},
             rows_with_missing=int(X.isna().any(axis=1).sum()),
             cardinality={c: int(X[c].nunique()) for c in categorical},

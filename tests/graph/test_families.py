@@ -115,3 +115,25 @@ def test_text_family_on_mini_newsgroups(runs_dir):
     test = metrics["test"]
     assert test["accuracy"] > 0.7, test  # two balanced groups: chance is 0.5
     assert test["log_loss"] is not None and test["roc_auc"] > 0.8
+
+
+def test_a_csv_of_free_text_is_recognised_and_learned(tmp_path, runs_dir):
+    """A user's CSV with no modality option: a one-text-column table goes to the text template,
+    and text beside other columns becomes TF-IDF features of the tabular one."""
+    _needs("gensim")
+    from tools.datasets import load
+
+    posts = load(name="mini_newsgroups")
+    table = posts.X.assign(group=posts.y)
+    table.to_csv(tmp_path / "posts.csv", index=False)
+    table.assign(source=["forum", "mail"] * (len(table) // 2)).to_csv(tmp_path / "mixed.csv", index=False)
+    for name, template in (("posts", "text"), ("mixed", "tabular")):
+        config = f"name: {name}\ndataset: {{path: {tmp_path / name}.csv, target: group}}\n"
+        (tmp_path / f"{name}.yaml").write_text(config)
+        result = run_agent(str(tmp_path / f"{name}.yaml"), *TINY, "--set", "optimizer.n_trials=5",
+                           "--set", "optimizer.cv_folds=3", runs_dir=runs_dir, timeout=240)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert read_json(runs_dir / name / "profile.json")["text_columns"] == ["text"]
+        assert read_json(runs_dir / name / "plan.json")["template"] == template
+        accuracy = read_json(runs_dir / name / "metrics.json")["test"]["accuracy"]
+        assert accuracy > 0.7, (name, accuracy)  # two balanced groups: the majority class scores 0.5

@@ -33,6 +33,9 @@ class Tabular(TaskTemplate):
         if profile.get("categorical_columns"):
             notes.append(f"{len(profile['categorical_columns'])} categorical columns: one-hot "
                          "encoding with a searched category cap; gradient boosting splits natively.")
+        if profile.get("text_columns"):
+            notes.append(f"{len(profile['text_columns'])} free-text column(s) ({', '.join(profile['text_columns'])}): "
+                         "TF-IDF of words and word pairs, reduced to dense features.")
         if profile.get("rows_with_missing"):
             notes.append(f"{profile['rows_with_missing']} rows with missing values: imputation in the pipeline.")
         return notes

@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
+from sklearn.decomposition import TruncatedSVD
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
@@ -23,6 +24,7 @@ from sklearn.ensemble import (
     RandomForestClassifier,
     RandomForestRegressor,
 )
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
@@ -51,6 +53,7 @@ SCORERS = {
 }
 ERRORS = {"log_loss", "rmse", "mae"}  # sklearn negates these; the loss is the error itself
 FOREST_TREES = 200
+TEXT_COMPONENTS = 50  # dense features per free-text column
 
 
 def _scaler(name, n_rows):
@@ -63,9 +66,31 @@ def _scaler(name, n_rows):
     return FunctionTransformer()  # "none", or a family that does not need scaling
 
 
-def _preprocessor(config, info, native_categories):
+def _with_text_filled(X, columns):
+    """Text columns as strings, missing texts empty: what TF-IDF takes."""
+    if not columns:
+        return X
+    X = X.copy()
+    for column in columns:
+        X[column] = X[column].fillna("").astype(str)
+    return X
+
+
+def _text_features(X, column):
+    """A free-text column as dense features: TF-IDF of words and word pairs, reduced to at most
+    TEXT_COMPONENTS dimensions (latent semantic analysis), so every family can use them."""
+    words = set(" ".join(X[column].head(5000)).lower().split()) if X is not None else set()
+    components = max(1, min(TEXT_COMPONENTS, len(words) // 2))
+    return make_pipeline(
+        TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), max_features=20000, dtype=np.float32),
+        TruncatedSVD(n_components=components, random_state=0),
+    ), components
+
+
+def _preprocessor(config, info, native_categories, X=None):
     numeric = list(info.get("numeric_columns", []))
     categorical = list(info.get("categorical_columns", []))
+    texts = list(info.get("text_columns", []))
     n_rows = int(info.get("n_rows", 1000))
     numeric_steps = [SimpleImputer(strategy=config.get("numeric_imputer", "median"))]
     numeric_steps.append(_scaler(config.get("scaler", "none"), n_rows))
@@ -85,17 +110,23 @@ def _preprocessor(config, info, native_categories):
             )
             parts.append(("categorical", make_pipeline(
                 SimpleImputer(strategy="most_frequent"), encoder), categorical))
-    return ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False), len(numeric), len(categorical)
+    n_text = 0
+    for column in texts:  # a column name, not a list: TF-IDF takes one column of documents
+        features, components = _text_features(X, column)
+        parts.append((f"text:{column}", features, column))
+        n_text += components
+    transformer = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
+    return transformer, len(numeric), len(categorical), n_text
 
 
-def _estimator(config, info, seed, budget, n_numeric, n_categorical):
+def _estimator(config, info, seed, budget, n_numeric, n_categorical, n_text=0):
     classify = info["task"] == "classification"
     family = config["model"]
     scale = 1.0 if budget is None else float(np.clip(budget, 0.05, 1.0))
     class_weight = None if config.get("class_weight", "none") == "none" else "balanced"
     n_rows = int(info.get("n_rows", 1000))
     if family == "hgb":
-        mask = [False] * n_numeric + [True] * n_categorical
+        mask = [False] * n_numeric + [True] * n_categorical + [False] * n_text
         kwargs = dict(
             learning_rate=config["hgb:learning_rate"],
             max_leaf_nodes=config["hgb:max_leaf_nodes"],
@@ -154,13 +185,15 @@ def _estimator(config, info, seed, budget, n_numeric, n_categorical):
     raise ValueError(f"unknown model family {family!r}")
 
 
-def build_pipeline(config, info, seed=0, budget=None, probabilities=False):
+def build_pipeline(config, info, seed=0, budget=None, probabilities=False, X=None):
     native = config["model"] == "hgb"
-    pre, n_numeric, n_categorical = _preprocessor(config, info, native_categories=native)
-    model = _estimator(config, info, seed, budget, n_numeric, n_categorical)
+    pre, n_numeric, n_categorical, n_text = _preprocessor(config, info, native_categories=native, X=X)
+    model = _estimator(config, info, seed, budget, n_numeric, n_categorical, n_text)
     if probabilities and isinstance(model, SVC):
         model.set_params(probability=True)  # slower: only when probabilities are scored
-    return Pipeline([("preprocess", pre), ("model", model)])
+    pipeline = Pipeline([("preprocess", pre), ("model", model)])
+    pipeline.text_columns_ = list(info.get("text_columns", []))  # predict() fills their gaps too
+    return pipeline
 
 
 def _scorer(metric, info):
@@ -200,10 +233,11 @@ def _out_of_fold(cv, X, y, info):
 def train(config, data, seed=0, budget=None):
     info = data.info
     metric = info.get("metric", "accuracy" if info["task"] == "classification" else "r2")
-    pipeline = build_pipeline(config, info, seed, budget, probabilities=metric in ("roc_auc", "log_loss"))
+    X = _with_text_filled(data.X, info.get("text_columns"))
+    pipeline = build_pipeline(config, info, seed, budget, probabilities=metric in ("roc_auc", "log_loss"), X=X)
     started = time.perf_counter()
     cv = cross_validate(
-        pipeline, data.X, data.y, cv=_folds(info, data.y, seed),
+        pipeline, X, data.y, cv=_folds(info, data.y, seed),
         scoring=_scorer(metric, info), error_score="raise",
         return_estimator=budget is None, return_indices=budget is None,
     )
@@ -221,21 +255,23 @@ def train(config, data, seed=0, budget=None):
         "fold_scores": [float(s) for s in (-scores if metric in ERRORS else scores)],
         "train_seconds": time.perf_counter() - started,
         # Full-fidelity trials only: an ensemble is built from models as they are deployed.
-        "oof": _out_of_fold(cv, data.X, data.y, info).tolist() if budget is None else None,
+        "oof": _out_of_fold(cv, X, data.y, info).tolist() if budget is None else None,
     }
 
 
 def fit(config, data, seed=0):
     info = dict(data.info)
-    pipeline = build_pipeline(config, info, seed, probabilities=info["task"] == "classification")
-    return pipeline.fit(data.X, data.y)
+    X = _with_text_filled(data.X, info.get("text_columns"))
+    pipeline = build_pipeline(config, info, seed, probabilities=info["task"] == "classification", X=X)
+    return pipeline.fit(X, data.y)
 
 
 def predict(model, X):
-    return model.predict(X)
+    return model.predict(_with_text_filled(X, getattr(model, "text_columns_", None)))
 
 
 def predict_proba(model, X):
+    X = _with_text_filled(X, getattr(model, "text_columns_", None))
     if hasattr(model, "predict_proba"):
         try:
             return model.predict_proba(X)

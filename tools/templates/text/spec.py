@@ -10,7 +10,13 @@ class Text(TaskTemplate):
     families = ("linear_svm", "logreg", "complement_nb", "sgd")
 
     def matches(self, profile: dict) -> bool:
-        return profile.get("modality") == "text"
+        """Documents: a text data set, or a table whose one feature column is free text and
+        whose target is a class (a mixed table keeps the tabular template, with TF-IDF
+        features for its text columns)."""
+        if profile.get("modality") == "text":
+            return True
+        texts = profile.get("text_columns") or []
+        return profile.get("task") == "classification" and profile.get("n_columns") == 1 and len(texts) == 1
 
     def parameters(self, profile: dict, plan: dict, component: str) -> dict:
         if component == "train":
