@@ -37,6 +37,7 @@ class Reply:
     completion_tokens: int | None = None
     finish_reason: str = "stop"
     delay: float = 0.0
+    html: str | None = None  # a 200 whose body is not JSON (a proxy's or captive portal's page)
 
     @classmethod
     def text(cls, content: str, **kw: Any) -> Reply:
@@ -57,6 +58,10 @@ class Reply:
     ) -> Reply:
         err = {"message": message, "type": "scripted_error", "param": None, "code": code}
         return cls(status=status, error_body=err, headers=headers or {})
+
+    @classmethod
+    def page(cls, html: str = "<html><body>Gateway login required</body></html>") -> Reply:
+        return cls(html=html)
 
     @classmethod
     def context_length(cls, limit: int = 4096) -> Reply:
@@ -174,7 +179,14 @@ class ScriptedLLMServer:
                 reply = server._next_reply(body)
                 if reply.delay:
                     time.sleep(reply.delay)
-                if reply.status != 200:
+                if reply.html is not None:
+                    data = reply.html.encode()
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                elif reply.status != 200:
                     self._send_json(reply.status, {"error": reply.error_body}, reply.headers)
                 elif body.get("stream"):
                     self._send_stream(body, reply)

@@ -220,6 +220,18 @@ def test_an_unreachable_planner_falls_back_to_the_builtin_plan(tmp_path, api_key
     assert any('"llm fallback"' in e and "503" in e for e in events)
 
 
+def test_a_page_instead_of_json_is_retried_then_the_builtin_plan_decides(tmp_path, api_key):
+    """A proxy's login page answered with HTTP 200: not a traceback, an unavailable endpoint."""
+    from nodes.plan import plan
+
+    agents = correct_agents(plan=[Reply.page()])
+    with ScriptedLLMServer(agents) as server:
+        state = start_run(tmp_path, server, llm={"max_retries": 2})
+        decided = plan(state)["plan"]
+    assert decided["author"] == "builtin (LLM fallback)" and "not a chat completion" in decided["fallback"]
+    assert len(agents.requests["plan"]) == 3  # the first call and two retries
+
+
 def test_reasoning_model_answers_with_a_think_block(tmp_path, api_key):
     """A DeepSeek-R1-like preset: <think> blocks are stripped, the code inside fences is used."""
     from nodes.plan import plan

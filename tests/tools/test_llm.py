@@ -361,7 +361,7 @@ def test_cost_cap_reached_mid_run_raises_budget_exceeded(llm_server, tmp_path):
     assert usage["budget_exceeded"].startswith("LLM budget reached")
     # A resumed run reads usage.json back: the cap still holds.
     with pytest.raises(BudgetExceeded):
-        client(llm_server, tmp_path, max_cost_usd=0.003).check_budget()
+        client(llm_server, tmp_path, max_cost_usd=0.003, prices={"input": 1.0, "output": 1.0}).check_budget()
 
 
 def test_token_cap_stops_a_reask_loop(llm_server):
@@ -445,3 +445,8 @@ def test_api_reference_examples_run_and_name_only_real_apis(tmp_path, monkeypatc
     for name in re.findall(r"\w+", re.search(r"from smac import \((.*?)\)", text, re.DOTALL)[1]):
         assert hasattr(smac, name), name
     assert not hasattr(ConfigSpace, "ParentCondition")
+
+
+def test_a_cost_cap_without_prices_is_refused_at_config_time():
+    with pytest.raises(ValueError, match="llm.max_cost_usd: no prices are known for this endpoint"):
+        LLMSettings(provider="openai_compatible", base_url="http://127.0.0.1:1/v1", model="m", max_cost_usd=1.0)

@@ -365,6 +365,12 @@ class LLMClient:
             return True
         if isinstance(exc, openai.APITimeoutError):
             raise _RetryableError(f"no answer within {self.settings.timeout:g} s", None) from None
+        if isinstance(exc, (ValueError, openai.APIResponseValidationError)) and re.search(
+                r"Unexpected response type|Expecting value|JSON", message):
+            # A 200 whose body is not a completion: a proxy's or captive portal's page, often
+            # passing. Retried, then handled like any unavailable endpoint (the built-in coder).
+            raise _RetryableError(f"the endpoint answered with something that is not a chat completion "
+                                  f"({one_line(message, 120)})", None) from None
         if isinstance(exc, openai.APIConnectionError):
             root: BaseException = exc
             while (root.__cause__ or root.__context__) is not None:  # the socket-level reason

@@ -91,6 +91,16 @@ class LLMSettings(BaseModel):
                 "llm.api_key_env must be the NAME of an environment variable (like GROQ_API_KEY), "
                 "not the key itself; put the key in that variable"
             )
+        if self.max_cost_usd is not None and self.enabled:
+            preset = PRESETS.get(self.provider)
+            prices = self.prices or (preset.prices if preset else None)
+            if prices is None or (prices.input == 0 and prices.output == 0):
+                # A cost cap with no price would never be reached: refuse it rather than ignore it.
+                raise ValueError(
+                    "llm.max_cost_usd: no prices are known for this endpoint, so the cap could never "
+                    "be reached; set llm.prices: {input: USD, output: USD} per million tokens, or use "
+                    "llm.max_tokens"
+                )
         return self
 
     @property
