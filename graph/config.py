@@ -193,6 +193,35 @@ def _describe(error: dict, model: type[BaseModel]) -> str:
     return f"{where}: {message} (got {error.get('input')!r})"
 
 
+MAX_YAML_VALUES = 10_000  # a config is small; more values than this means an alias bomb
+
+
+def read_yaml(text: str, where: str) -> Any:
+    """YAML as data, safely: no tags that build objects, and aliases that may not expand past
+    MAX_YAML_VALUES values (a few lines can otherwise expand to billions)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        sizes: dict[int, int] = {}
+
+        def expanded(node) -> int:  # aliases share a node: count each once, multiply by uses
+            if id(node) not in sizes:
+                sizes[id(node)] = 0  # a recursive alias counts as empty while being sized
+                children = node.value if isinstance(node.value, list) else []
+                parts = [v for pair in children for v in (pair if isinstance(pair, tuple) else (pair,))]
+                sizes[id(node)] = min(1 + sum(expanded(p) for p in parts), MAX_YAML_VALUES + 1)
+            return sizes[id(node)]
+
+        if root is not None and expanded(root) > MAX_YAML_VALUES:
+            raise ConfigError(f"{where}: expands to more than {MAX_YAML_VALUES} values (YAML aliases); "
+                              "write the config out plainly")
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        reason = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(f"{where}: not valid YAML{line} ({reason})") from None
+
+
 def _set_dotted(data: dict, dotted: str, raw: str) -> None:
     keys = dotted.split(".")
     node = data
@@ -200,7 +229,7 @@ def _set_dotted(data: dict, dotted: str, raw: str) -> None:
         node = node.setdefault(key, {})
         if not isinstance(node, dict):
             raise ConfigError(f"--set {dotted}: '{key}' is not a section")
-    node[keys[-1]] = yaml.safe_load(raw)
+    node[keys[-1]] = read_yaml(raw, f"--set {dotted}")
 
 
 def parse_config(data: Any, overrides: list[str] | None = None, default_name: str | None = None) -> RunConfig:
@@ -225,9 +254,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{line}") from None
-    return parse_config(data, overrides, default_name=path.stem)
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; save the config as UTF-8") from None
+    return parse_config(read_yaml(text, str(path)), overrides, default_name=path.stem)

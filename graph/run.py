@@ -186,7 +186,11 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"--resume: no run of '{config.name}' in {runs_dir}; start one without --resume")
         if run_dir is None:
             preflight(config)
-            run_dir = new_run_dir(runs_dir, config.name)
+            try:
+                run_dir = new_run_dir(runs_dir, config.name)
+            except OSError as exc:  # a file, under a file, read-only, ...
+                raise ConfigError(f"--runs-dir {runs_dir}: cannot make a run folder there "
+                                  f"({exc.strerror or first_line(exc)})") from None
     except (ConfigError, DatasetError, SandboxError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -167,10 +167,20 @@ class SmacSearch:
         if self.spec.facade == "multi_fidelity":
             kwargs["intensifier"] = facade.get_intensifier(self.scenario, eta=3)
         if self.spec.facade != "random":
-            sized = {"n_configs": self.spec.initial_design_size} if self.spec.initial_design_size else {}
-            kwargs["initial_design"] = start_strong(facade.get_initial_design(
-                self.scenario, additional_configs=self._start_configs(), **sized))
+            kwargs["initial_design"] = start_strong(facade.get_initial_design(self.scenario, **self._design_size()))
         return facade(self.scenario, _target_placeholder, **kwargs)
+
+    def _design_size(self) -> dict:
+        """The initial design's arguments: SMAC refuses a design (its own configurations, the
+        default and the portfolio) larger than the trials, so the portfolio is cut to what
+        fits beside the default and at least one space-filling configuration (SMAC caps its
+        own at a quarter of the trials); with a single trial, only the default runs."""
+        n_trials = self.spec.n_trials
+        if n_trials == 1:
+            return {"n_configs": 0, "additional_configs": []}
+        own = max(1, int(0.25 * n_trials))
+        sized = {"n_configs": self.spec.initial_design_size} if self.spec.initial_design_size else {}
+        return {**sized, "additional_configs": self._start_configs()[: max(0, n_trials - 1 - own)]}
 
     def _start_configs(self) -> list[Configuration]:
         """The start configurations this space can hold, each completed with the space's
@@ -178,7 +188,7 @@ class SmacSearch:
         a hyperparameter the space lacks (an LLM's space may name them otherwise) or breaks a
         range or a forbidden clause is skipped."""
         defaults = {hp.name: hp.default_value for hp in self.space.values()}
-        configs = []
+        configs = [self.space.get_default_configuration()]  # runs first anyway: not again
         for values in self.start:
             if not set(values) <= set(defaults):
                 continue
@@ -187,9 +197,10 @@ class SmacSearch:
                 self.space.check_configuration(config)
             except (ValueError, KeyError, TypeError):
                 continue
-            config.origin = "start portfolio"
-            configs.append(config)
-        return configs
+            if config not in configs:
+                config.origin = "start portfolio"
+                configs.append(config)
+        return configs[1:]
 
     def _facade_continuing(self):
         """The facade, continuing a stored run; returns (facade, folder of a replaced run).

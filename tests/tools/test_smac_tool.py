@@ -129,3 +129,13 @@ def test_the_default_runs_first_then_the_start_portfolio_in_its_order(space, tmp
     # x = 9 is outside the space and the unknown name is not in it: both skipped.
     assert tried[:3] == [(3.0, "ok"), (1.0, "ok"), (-2.0, "slow")]
     assert len(tried) == 8 and len(set(tried)) == 8
+
+
+@pytest.mark.parametrize("n_trials", [1, 2, 3, 6])
+def test_a_portfolio_larger_than_the_budget_is_cut_to_fit(space, tmp_path, n_trials):
+    """SMAC refuses an initial design larger than the trials; the search shrinks it instead."""
+    portfolio = [{"x": x / 2} for x in range(-8, 9)]
+    search = SmacSearch(space, ScenarioSpec(n_trials=n_trials), tmp_path, crash_cost=100.0, start=portfolio)
+    result = search.run(evaluate)
+    assert result.n_trials == n_trials
+    assert search.trials()[0]["config.x"] == 3.0  # the default first, always

@@ -3,6 +3,7 @@ with one subfolder per class."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,33 +12,59 @@ import numpy as np
 import pandas as pd
 
 from tools.datasets.base import Dataset, DatasetError
+from tools.errors import first_line
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
 
-def _read_table(path: Path, field_name: str) -> pd.DataFrame:
+MIN_ROWS = 10  # fewer labelled rows cannot be split into training, validation and test
+
+
+def _check_header(path: Path, field_name: str) -> None:
+    """Duplicate column names, refused: pandas would rename a copy of the target `label.1`
+    and learn from it (a perfect, leaking feature)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+            header = next(csv.reader(fh), [])
+    except OSError:
+        return
+    twice = sorted({name for name in header if header.count(name) > 1})
+    if twice:
+        raise DatasetError(f"dataset.{field_name}: {path.name} has duplicate column names: {', '.join(twice)}; "
+                           "rename or remove the copies")
+
+
+def _read_table(path: Path, field_name: str, text_columns: list[str] | None = None) -> pd.DataFrame:
     if not path.exists():
         raise DatasetError(f"dataset.{field_name}: file not found: {path}")
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return pd.read_csv(path)
+            _check_header(path, field_name)
+            return pd.read_csv(path, dtype=dict.fromkeys(text_columns or [], str))
         if suffix in {".parquet", ".pq"}:
             return pd.read_parquet(path)
+    except DatasetError:
+        raise
     except Exception as exc:  # a malformed file: say which and why, no traceback
-        raise DatasetError(f"dataset.{field_name}: cannot read {path}: {exc}") from exc
+        raise DatasetError(f"dataset.{field_name}: cannot read {path}: {first_line(exc)}") from None
     raise DatasetError(
         f"dataset.{field_name}: {path.name} is not a CSV or Parquet file (.csv, .parquet)"
     )
 
 
-def _split_target(frame: pd.DataFrame, target: str, field_name: str) -> tuple[pd.DataFrame, np.ndarray]:
+def _split_target(frame: pd.DataFrame, target: str, field_name: str,
+                  min_rows: int = MIN_ROWS) -> tuple[pd.DataFrame, np.ndarray]:
     if target not in frame.columns:
         shown = ", ".join(map(str, frame.columns[:12])) + (", ..." if frame.shape[1] > 12 else "")
         raise DatasetError(
             f"dataset.target: column '{target}' is not in {field_name} (columns: {shown})"
         )
     frame = frame[frame[target].notna()]
+    if len(frame) < min_rows:
+        found = "no labelled rows" if frame.empty else f"only {len(frame)} labelled rows"
+        raise DatasetError(f"dataset.target: {field_name} has {found} (rows with a value in '{target}'); "
+                           f"at least {min_rows} {'are' if min_rows > 1 else 'is'} needed")
     return frame.drop(columns=[target]), frame[target].to_numpy()
 
 
@@ -59,12 +86,26 @@ def load_table(path: str | Path, target: str | None, test_path: str | Path | Non
     X, y = _split_target(_read_table(Path(path), "path"), target, str(path))
     X_test = y_test = None
     if test_path:
-        X_test, y_test = _split_target(_read_table(Path(test_path), "test_path"), target, str(test_path))
-        missing = set(X.columns) - set(X_test.columns)
-        if missing:
-            raise DatasetError(f"dataset.test_path: columns missing from the test file: {sorted(missing)}")
-        X_test = X_test[X.columns]
+        X_test, y_test = _read_test_split(Path(test_path), target, X)
     return Dataset(name=Path(path).stem, X=X, y=y, X_test=X_test, y_test=y_test)
+
+
+def _read_test_split(path: Path, target: str, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The user's test file, shaped like the training file: its text columns read as text (codes
+    such as ZIP "02134" stay categories), and a numeric training column must be numeric here too,
+    checked now rather than after the whole search."""
+    texts = [str(c) for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+    X_test, y_test = _split_target(_read_table(path, "test_path", texts), target, str(path), min_rows=1)
+    missing = set(X.columns) - set(X_test.columns)
+    if missing:
+        raise DatasetError(f"dataset.test_path: columns missing from the test file: {sorted(missing)}")
+    X_test = X_test[X.columns]
+    numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])]
+    changed = [str(c) for c in numeric if not pd.api.types.is_numeric_dtype(X_test[c])]
+    if changed:
+        raise DatasetError(f"dataset.test_path: column(s) {', '.join(changed)} hold numbers in the training file "
+                           "but not in the test file; make them numbers in both")
+    return X_test, y_test
 
 
 # ---------------------------------------------------------------------------------------------
