@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.errors import InvalidUpdateError
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
@@ -57,6 +58,28 @@ def find_run(runs_dir: Path, name: str) -> Path | None:
         return max(p.stat().st_mtime for p in (run / SQLITE, run / RUN_ID, run / RunFolder.EVENTS) if p.exists())
 
     return max(candidates, key=last_activity, default=None)
+
+
+# Fields a --resume may change (printed, applied); any other change is refused, naming it.
+SAFE_ON_RESUME = ("optimizer.n_trials", "optimizer.walltime", "optimizer.workers", "llm.max_tokens",
+                  "llm.max_cost_usd", "llm.max_output_tokens", "sandbox.trial_timeout", "sandbox.memory_mb")
+EXTENDS_SEARCH = ("optimizer.n_trials", "optimizer.walltime")
+
+
+def _flat(data: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def config_changes(stored: dict, given: dict) -> dict[str, tuple]:
+    """Fields whose value differs between a run's stored config and the one given now."""
+    old, new = _flat(stored), _flat(given)
+    return {k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
 
 
 def check_postgres(url: str) -> None:
@@ -206,10 +229,40 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
+def apply_resume_changes(graph, thread: dict, existing, config: RunConfig):
+    """The config given on --resume against the run's own: safe changes are applied (and a
+    raised trial count or walltime reopens a finished search for a new deploy); any other
+    change is a ConfigError naming the fields. Returns the state to go on from."""
+    given = config.model_dump(mode="json")
+    changes = config_changes(existing.values["config"], given)
+    refused = [key for key in changes if key not in SAFE_ON_RESUME]
+    if refused:
+        raise ConfigError(f"--resume: {', '.join(refused)} differ from the run's config and cannot change on a "
+                          "resume; change them back, or start a new run without --resume")
+    if not changes:
+        return existing
+    for key, (old, new) in changes.items():
+        print(f"resume: {key} {old} -> {new}", file=sys.stderr)
+    update: dict = {"config": given}
+    extend = [k for k in EXTENDS_SEARCH if k in changes and changes[k][1] > changes[k][0]]
+    if extend and existing.values.get("deployment") and not existing.values.get("failure"):
+        print("resume: the finished search goes on, then the model is deployed again", file=sys.stderr)
+        graph.update_state(thread, {**update, "decision": {"step": "optimize"}, "deployment": None}, as_node="verify")
+    else:
+        try:
+            graph.update_state(thread, update)
+        except InvalidUpdateError:  # mid fan-out: no single node to attribute the change to
+            raise ConfigError(f"--resume: {', '.join(changes)} cannot change at this point of the run; change "
+                              "them back and resume, then change them on a later resume") from None
+    return graph.get_state(thread)
+
+
 def run_graph(graph, thread_id: str, run_dir: Path, config: RunConfig, config_path: str) -> int:
     """Start, resume or just summarise the run in `run_dir`; returns the exit code."""
     thread = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
     existing = graph.get_state(thread)
+    if existing.values:
+        existing = apply_resume_changes(graph, thread, existing, config)
     # Finished means deployed or stopped, read from the state: a kill right after a node's
     # writes were saved can leave `next` empty before the next step's checkpoint exists.
     if existing.values.get("deployment") or existing.values.get("failure"):

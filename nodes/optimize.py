@@ -155,6 +155,13 @@ def open_search(state: dict, run: RunFolder, config) -> tuple[SmacSearch, object
     if lowered:
         run.event("optimize", "scenario held to the configured budget", lowered=lowered)
         log.warning("optimize: the scenario asked for more than the config allows: %s", "; ".join(lowered))
+    # A budget raised on --resume above the planned one extends the search (more trials or time).
+    planned = state["plan"]["scenario"]
+    raised = {key: value for key, value in (("n_trials", opt.n_trials), ("walltime", opt.walltime))
+              if value > planned[key] and value > getattr(spec, key)}
+    if raised:
+        spec = spec.model_copy(update=raised)
+        run.event("optimize", "search extended on resume", **raised)
     recodes = state.get("recodes", 0)
     # A fresh SMAC folder per recoded training function: the broken one's costs stay out.
     smac_dir = run.smac if not recodes else run.folder("smac", f"recode-{recodes}")

@@ -146,3 +146,21 @@ def test_kill_during_optimize_then_resume(runs_dir):
     # Resuming a finished run just shows its summary.
     again = run_agent(*args, "--resume", runs_dir=runs_dir)
     assert again.returncode == 0 and "test score accuracy" in again.stdout
+
+
+def test_resume_extends_a_finished_search_and_refuses_other_changes(runs_dir):
+    args = ["configs/iris.yaml", *FAST, "--set", "optimizer.workers=1"]
+    assert run_agent(*args, "--set", "optimizer.n_trials=4", runs_dir=runs_dir).returncode == 0
+    changed = run_agent(*args, "--set", "optimizer.n_trials=4", "--set", "metric=balanced_accuracy", "--resume",
+                        runs_dir=runs_dir)
+    assert changed.returncode == 2
+    assert "--resume: metric differ from the run's config and cannot change on a resume" in changed.stderr
+    extended = run_agent(*args, "--set", "optimizer.n_trials=7", "--resume", runs_dir=runs_dir)
+    assert extended.returncode == 0, extended.stderr[-3000:]
+    assert "resume: optimizer.n_trials 4 -> 7" in extended.stderr
+    run = runs_dir / "iris"
+    assert read_json(run / "metrics.json")["trials"]["finished"] == 7
+    assert len(list(csv.DictReader(open(run / "trials.csv")))) == 7
+    assert_model_saved(run)
+    again = run_agent(*args, "--set", "optimizer.n_trials=7", "--resume", runs_dir=runs_dir)
+    assert again.returncode == 0 and "trials     7" in again.stdout and "resume:" not in again.stderr
