@@ -122,20 +122,32 @@ def keep_out_of_fold(outcome: CallOutcome, trial_config: dict, store: OutOfFoldS
     store.add(trial_config, float(outcome.result["loss"]), array)
 
 
+TRIAL_SHARE = 0.5  # of the remaining search time, the most one trial may take ...
+MIN_TRIAL_SECONDS = 10.0  # ... but never less than this (unless the search ends sooner)
+
+
+def trial_timeout(limit: float, seconds_left: float) -> float:
+    """How long one trial may run: the configured trial timeout, at most half of what remains
+    of the search (a family whose trials are slow cannot crowd out the rest; SMAC is told it
+    timed out and learns what it costs), and never past the search's walltime (at least a
+    second, so a trial started at the last moment fails as a timeout, not a bad request)."""
+    share = max(MIN_TRIAL_SECONDS, TRIAL_SHARE * seconds_left)
+    return max(1.0, min(limit, share, seconds_left))
+
+
 def trial_evaluator(run_trial, book: SearchBook, config, spec, state: dict, store: OutOfFoldStore):
     """evaluate(worker, config, seed, budget, seconds_left) -> CallOutcome for SmacSearch."""
     limit = config.sandbox.trial_timeout
     info = plan_facts(state)
 
     def evaluate(worker: int, trial_config: dict, seed: int, budget: float | None, seconds_left: float):
-        # A trial never outlives the search's walltime (at least a second, so a trial
-        # started at the last moment fails as a timeout rather than as a bad request).
-        timeout = max(1.0, min(limit, seconds_left))
+        timeout = trial_timeout(limit, seconds_left)
         request = {"module": SANDBOX_FINAL_TRAIN, "data": SANDBOX_TRAIN_DATA, "config": trial_config,
                    "seed": seed, "budget": budget, "info": info}
         outcome = run_trial(worker, request, timeout)
         if outcome.status == "timeout" and timeout < limit:
-            outcome.error = f"stopped at the search walltime ({spec.walltime:g} s); {outcome.error}"
+            where = "the search walltime" if timeout >= seconds_left else "its share of the remaining search time"
+            outcome.error = f"stopped at {where} ({timeout:.0f} s of {spec.walltime:g} s); {outcome.error}"
         if outcome.status == "crashed":
             book.note_crash(outcome, trial_config)
         if budget is None or budget == spec.max_budget:  # an ensemble of models as deployed

@@ -6,7 +6,7 @@ import pytest
 
 from graph.config import CoderConfig, OptimizerConfig
 from nodes.optimize import decide as after_search
-from nodes.optimize import too_many_crashes
+from nodes.optimize import too_many_crashes, trial_timeout
 from nodes.verify import decide as after_verify
 
 LLM = {c: {"author": "llm"} for c in ("configspace", "train", "scenario")}
@@ -85,3 +85,15 @@ def test_many_failed_trials_still_deploy_the_incumbent_but_say_so():
 def test_the_crash_rule(trials, crashed, can_recode, expected):
     opt = OptimizerConfig(crash_check_after=5, max_crash_share=0.5)
     assert too_many_crashes(trials, crashed, opt, can_recode) is expected
+
+
+@pytest.mark.parametrize(
+    ("limit", "seconds_left", "expected"),
+    [(300, 600, 300),  # the configured trial timeout
+     (300, 100, 50),  # half of what remains: one slow family cannot eat the search
+     (300, 15, 10),  # never less than 10 s ...
+     (300, 4, 4),  # ... unless the search ends sooner
+     (300, 0.2, 1.0)],  # at least a second
+)
+def test_a_trial_gets_at_most_half_of_the_remaining_search(limit, seconds_left, expected):
+    assert trial_timeout(limit, seconds_left) == pytest.approx(expected)

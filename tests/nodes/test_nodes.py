@@ -164,7 +164,7 @@ def test_optimize_stops_a_trial_at_the_search_walltime(tmp_path):
     """The walltime bounds the search even when one trial would run far longer."""
     import time
 
-    config = _config(optimizer={"n_trials": 4, "walltime": 3}, sandbox={"trial_timeout": 120})
+    config = _config(optimizer={"n_trials": 4, "walltime": 3, "workers": 1}, sandbox={"trial_timeout": 120})
     state = {"config": config, "run_dir": str(tmp_path / "iris")}
     state = _coded({**state, **initialize(state)})
     state.update(verify(state))
@@ -175,4 +175,4 @@ def test_optimize_stops_a_trial_at_the_search_walltime(tmp_path):
     assert time.monotonic() - started < 30, "the trial was given the 120 s trial timeout"
     assert search["stopped_by"] == "walltime" and search["status_counts"] == {"timeout": 1}
     rows = list(csv.DictReader(open(tmp_path / "iris" / "trials.csv")))
-    assert "stopped at the search walltime (3 s)" in rows[0]["error"]
+    assert "stopped at the search walltime (3 s of 3 s)" in rows[0]["error"]
