@@ -4,9 +4,10 @@
 
 For each development data set of the AutoML benchmark (bench_datasets.py's `dev` group; its
 train.csv only: the test splits are never read), every candidate configuration is scored by
-the tabular template's own `train()` (cross-validation on at most `--rows` training rows, in
-this process: trusted template code, as bench/forecast_selection.py does). Candidates: each
-family's default and `--per-family` random configurations of the template's space.
+the tabular template's own `train()` (cross-validation on at most `--rows` training rows) in
+the project's process sandbox, `--timeout` seconds each (a slower candidate counts as failed:
+the search would not wait for it either). Candidates: each family's default and
+`--per-family` random configurations of the template's space.
 
 The portfolio is then chosen greedily, as auto-sklearn 2.0 does: each step adds the
 candidate that most lowers the mean over data sets of the best normalised loss so far
@@ -19,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import sys
-import time
+import tempfile
 import types
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from ConfigSpace.util import deactivate_inactive_hyperparameters
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from sandbox import Limits, Workspace, open_sandbox  # noqa: E402
 from tools.datasets.files import load_table  # noqa: E402
 from tools.inputs import clean_features  # noqa: E402
 from tools.profiling import column_types  # noqa: E402
@@ -91,22 +93,27 @@ def candidates(task: str, per_family: int) -> list[dict]:
     return plain
 
 
-def score(sets: list, configs: list[dict], task: str) -> tuple[np.ndarray, np.ndarray]:
-    """Loss and seconds of every candidate on every data set of the task."""
-    train = template_namespace("train", {})["train"]
+def score(sets: list, configs: list[dict], timeout: float) -> tuple[np.ndarray, np.ndarray]:
+    """Loss and seconds of every candidate on every data set, each a `train` call in the
+    project's own process sandbox (a candidate slower than `timeout` counts as failed)."""
     losses = np.full((len(sets), len(configs)), np.nan)
-    seconds = np.zeros_like(losses)
+    seconds = np.full_like(losses, timeout)
     for i, (name, _, data) in enumerate(sets):
-        for j, config in enumerate(configs):
-            started = time.perf_counter()
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    losses[i, j] = train(config, data, seed=0)["loss"]
-            except Exception as exc:  # noqa: BLE001 - a failing candidate is a bad candidate
-                print(f"  {name}: {config['model']} failed: {type(exc).__name__}: {exc}"[:160], file=sys.stderr)
-            seconds[i, j] = time.perf_counter() - started
-        print(f"{name}: best loss {np.nanmin(losses[i]):.4f}, {seconds[i].sum():.0f} s", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory() as folder:
+            code, data_dir = Path(folder, "code"), Path(folder, "data")
+            code.mkdir()
+            data_dir.mkdir()
+            (code / "train.py").write_text(fill_parameters(get("tabular").source("train"), {}))
+            with open(data_dir / "train.pkl", "wb") as fh:
+                pickle.dump({"X": data.X, "y": data.y, "info": data.info}, fh)
+            limits = Limits(timeout=timeout, memory_mb=4096)
+            with open_sandbox("process", Workspace(code=code, data=data_dir), limits, name="portfolio") as sandbox:
+                for j, config in enumerate(configs):
+                    outcome = sandbox.call("train", module="train.py", data="train.pkl", config=config, seed=0)
+                    if outcome.ok:
+                        losses[i, j], seconds[i, j] = outcome.result["loss"], outcome.elapsed
+        print(f"{name}: best loss {np.nanmin(losses[i]):.4f}, {np.nansum(seconds[i]):.0f} s, "
+              f"{int(np.isnan(losses[i]).sum())} failed or timed out", file=sys.stderr, flush=True)
     return losses, seconds
 
 
@@ -133,6 +140,7 @@ def main() -> int:
     parser.add_argument("--per-family", type=int, default=5)
     parser.add_argument("--size", type=int, default=8)
     parser.add_argument("--rows", type=int, default=1500)
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per candidate (default 30)")
     args = parser.parse_args()
     sets = load_dev(args.data, args.rows)
     if not sets:
@@ -143,7 +151,7 @@ def main() -> int:
     for task in ("classification", "regression"):
         task_sets = [s for s in sets if s[1] == task]
         configs = candidates(task, args.per_family)
-        losses, seconds = score(task_sets, configs, task)
+        losses, seconds = score(task_sets, configs, args.timeout)
         chosen = sorted(greedy(losses, args.size), key=lambda j: seconds[:, j].mean())
         print(f"\n{task}: {', '.join(s[0] for s in task_sets)}; {len(configs)} candidates")
         print("| # | family | mean normalised loss alone | mean CV seconds | configuration |")

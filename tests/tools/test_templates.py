@@ -68,3 +68,12 @@ def test_every_template_folder_has_its_three_files():
         for component in ("configspace", "train"):
             assert (template.folder / f"{component}.py").is_file(), f"{template.name} lacks {component}.py"
         assert template.families, f"{template.name} names no model family"
+
+
+def test_the_tabular_portfolio_follows_the_task_and_the_families():
+    config = parse_config({"name": "t", "dataset": {"name": "iris"}, "optimizer": {"families": ["hgb", "linear"]}})
+    plan = builtin_plan(profile(n_columns=4), config)
+    assert plan["portfolio"] and {c["model"] for c in plan["portfolio"]} <= {"hgb", "linear"}
+    regression = builtin_plan(profile(task="regression", metric="r2", n_columns=4),
+                              parse_config({"name": "t", "dataset": {"name": "diabetes"}}))
+    assert all("class_weight" not in c for c in regression["portfolio"])  # no classification hyperparameters
