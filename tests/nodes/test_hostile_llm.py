@@ -68,10 +68,12 @@ try:
 except Exception:
     pass
 found += [f"{{k}}={{v}}" for k, v in os.environ.items() if "KEY" in k]
-for path in glob.glob("/proc/[0-9]*/environ"):
+for path in glob.glob("/proc/[0-9]*/environ"):  # the agent's own environment, by the key's name
     try:
-        if {KEY!r}.encode() in open(path, "rb").read():
-            found.append(path + ":" + {KEY!r})
+        data = open(path, "rb").read()
+        at = data.find(b"{KEY_ENV}=")
+        if at >= 0:
+            found.append(data[at:at + 80].decode(errors="replace"))
     except Exception:
         pass
 try:
