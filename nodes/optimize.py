@@ -32,7 +32,7 @@ from tools.metrics import crash_cost
 from tools.results import train_result_problem
 from tools.runfolder import SANDBOX_FINAL_TRAIN, SANDBOX_TRAIN_DATA, RunFolder
 from tools.scenario import hold_to_budget, parse_scenario_source
-from tools.smac_tool import SmacSearch
+from tools.smac_tool import SearchStateError, SmacSearch
 
 
 def write_trials_table(path, rows: list[dict]) -> None:
@@ -177,8 +177,11 @@ def open_search(state: dict, run: RunFolder, config) -> tuple[SmacSearch, object
     recodes = state.get("recodes", 0)
     # A fresh SMAC folder per recoded training function: the broken one's costs stay out.
     smac_dir = run.smac if not recodes else run.folder("smac", f"recode-{recodes}")
-    search = SmacSearch(space, spec, smac_dir, crash_cost(state["plan"]["metric"]), seed=config.seed,
-                        start=state["plan"].get("portfolio"))
+    try:
+        search = SmacSearch(space, spec, smac_dir, crash_cost(state["plan"]["metric"]), seed=config.seed,
+                            start=state["plan"].get("portfolio"))
+    except SearchStateError as exc:
+        raise RunFailed(str(exc)) from None
     if search.finished:
         log.info("optimize: resuming the search after %d finished trials", search.finished)
     run.event("optimize", "search started", facade=spec.facade, n_trials=spec.n_trials,

@@ -118,6 +118,10 @@ class _StoredRunDiffers(Exception):
     """SMAC wanted to ask the user about a stored run that differs from this one."""
 
 
+class SearchStateError(RuntimeError):
+    """SMAC's saved state cannot be read; the message names the file and what to do."""
+
+
 def _target_placeholder(config, seed: int = 0, budget: float | None = None) -> float:
     raise RuntimeError("trials are evaluated through ask/tell in sandboxes, not by SMAC's runner")
 
@@ -210,6 +214,7 @@ class SmacSearch:
         instead: keep the old folder beside the new one and replay its trials into the new
         run. SMAC makes the comparison itself, with the facade's components included.
         """
+        self._restore_saved_state()
         try:
             with patch("builtins.input", side_effect=_StoredRunDiffers):
                 return self._facade(), None
@@ -219,6 +224,40 @@ class SmacSearch:
             shutil.move(stored, aside)
             log.warning("the stored SMAC run used another scenario; replaying its trials into a new one")
             return self._facade(), aside
+
+    # SMAC rewrites these in place after every trial: a kill mid-write tears one. A copy of
+    # each, taken after every complete save, is what a resume falls back to.
+    STATE_FILES = ("runhistory.json", "intensifier.json", "optimization.json")
+
+    @property
+    def _state_folder(self) -> Path:
+        return self.output_dir / "search" / str(self.scenario.seed)
+
+    def _save(self) -> None:
+        self.smac.optimizer.save()
+        for name in self.STATE_FILES:
+            source = self._state_folder / name
+            if source.exists():
+                tmp = self._state_folder / f".{name}.tmp"
+                shutil.copyfile(source, tmp)
+                tmp.replace(self._state_folder / f"{name}.saved")
+
+    def _restore_saved_state(self) -> None:
+        """Put back the last complete copy of a torn state file; a torn file with no copy is
+        one line naming it (SearchStateError), never a stranded run."""
+        for name in self.STATE_FILES:
+            path = self._state_folder / name
+            if not path.exists():
+                continue
+            try:
+                json.loads(path.read_text())
+            except ValueError:
+                saved = self._state_folder / f"{name}.saved"
+                if not saved.exists():
+                    raise SearchStateError(f"{path} is unreadable (torn by a kill?) and has no saved copy; "
+                                           f"remove {self._state_folder} to start this search afresh") from None
+                shutil.copyfile(saved, path)
+                log.warning("%s was unreadable (torn by a kill?): its last complete copy is used", path)
 
     def _replay(self, previous: Path) -> None:
         old = RunHistory()
@@ -318,7 +357,8 @@ class SmacSearch:
             },
         )
         with lock:
-            self.smac.tell(info, value, save=True)
+            self.smac.tell(info, value, save=False)
+            self._save()
             number = self.finished
         return {
             "trial": number,

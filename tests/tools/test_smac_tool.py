@@ -9,7 +9,7 @@ from ConfigSpace import Categorical, ConfigurationSpace, Float
 
 from sandbox.base import CallOutcome
 from tools.scenario import ScenarioSpec
-from tools.smac_tool import SmacSearch
+from tools.smac_tool import SearchStateError, SmacSearch
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ import json, sys, tempfile
 from ConfigSpace import Categorical, ConfigurationSpace, Float
 from sandbox.base import CallOutcome
 from tools.scenario import ScenarioSpec
-from tools.smac_tool import SmacSearch
+from tools.smac_tool import SearchStateError, SmacSearch
 
 space = ConfigurationSpace(seed=0)
 space.add(Float("x", (-5.0, 5.0)), Float("y", (-5.0, 5.0)), Categorical("c", ["a", "b", "c"]))
@@ -139,3 +139,17 @@ def test_a_portfolio_larger_than_the_budget_is_cut_to_fit(space, tmp_path, n_tri
     result = search.run(evaluate)
     assert result.n_trials == n_trials
     assert search.trials()[0]["config.x"] == 3.0  # the default first, always
+
+
+@pytest.mark.parametrize("torn", ["runhistory.json", "intensifier.json", "optimization.json"])
+def test_a_torn_state_file_falls_back_to_its_last_complete_copy(space, tmp_path, torn):
+    spec = ScenarioSpec(n_trials=5)
+    SmacSearch(space, spec, tmp_path, crash_cost=100.0).run(evaluate)
+    state = tmp_path / "search" / "0"
+    (state / torn).write_text((state / torn).read_text()[:40])  # a kill in the middle of a write
+    again = SmacSearch(space, spec, tmp_path, crash_cost=100.0)
+    assert again.finished == 5 and again.run(evaluate).n_trials == 5
+    (state / torn).write_text("{")
+    (state / f"{torn}.saved").unlink()
+    with pytest.raises(SearchStateError, match=f"{torn} is unreadable .* has no saved copy; remove "):
+        SmacSearch(space, spec, tmp_path, crash_cost=100.0)
