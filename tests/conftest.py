@@ -43,6 +43,22 @@ def kill_mid_search(args: list[str], runs_dir: Path, run: str, after_trials: int
     return [line for line in trials.read_text().splitlines() if line.strip()]
 
 
+def kill_after_event(args: list[str], runs_dir: Path, run: str, node: str, message: str) -> None:
+    """Start `python -m graph.run ARGS` and kill -9 it the moment its event log shows `node`'s
+    `message`: a kill at a node boundary, where a checkpoint may or may not be committed yet."""
+    proc = subprocess.Popen([sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    events = runs_dir / run / "events.jsonl"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if events.exists() and any(f'"node": "{node}"' in line and f'"message": "{message}"' in line
+                                   for line in events.read_text().splitlines()):
+            break
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def run_predict(run: Path, data: Path, *args: str) -> subprocess.CompletedProcess:
     """`python -m graph.predict RUN DATA ...` in a child process."""
     return subprocess.run([sys.executable, "-m", "graph.predict", str(run), str(data), *args],

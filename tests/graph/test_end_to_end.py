@@ -9,7 +9,15 @@ import pickle
 import pandas as pd
 import pytest
 
-from tests.conftest import FAST, assert_model_saved, kill_mid_search, read_json, run_agent, run_predict
+from tests.conftest import (
+    FAST,
+    assert_model_saved,
+    kill_after_event,
+    kill_mid_search,
+    read_json,
+    run_agent,
+    run_predict,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -164,3 +172,20 @@ def test_resume_extends_a_finished_search_and_refuses_other_changes(runs_dir):
     assert_model_saved(run)
     again = run_agent(*args, "--set", "optimizer.n_trials=7", "--resume", runs_dir=runs_dir)
     assert again.returncode == 0 and "trials     7" in again.stdout and "resume:" not in again.stderr
+
+
+@pytest.mark.parametrize(("node", "message"), [
+    ("initialize", "data sealed and profiled"), ("plan", "planned"), ("code", "wrote train"),
+    ("verify", "all components verified"), ("optimize", "search finished"),
+    ("deploy", "model refit and scored on the sealed test split")])
+def test_a_kill_at_a_node_boundary_resumes_to_a_complete_run(runs_dir, node, message):
+    """kill -9 the moment a node's event is logged; --resume finishes with the planned trials."""
+    args = ["configs/iris.yaml", "--set", "optimizer.n_trials=6", "--set", "optimizer.workers=1", *FAST]
+    kill_after_event(args, runs_dir, "iris", node, message)
+    result = run_agent(*args, "--resume", runs_dir=runs_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = runs_dir / "iris"
+    rows = list(csv.DictReader(open(run / "trials.csv")))
+    assert len(rows) == 6 and len({r["config_id"] for r in rows}) == 6, "the planned trials, none twice"
+    assert read_json(run / "metrics.json")["trials"]["finished"] == 6
+    assert_model_saved(run)
