@@ -282,7 +282,7 @@ def test_modality_and_option_errors(tmp_path):
     with pytest.raises(DatasetError, match="takes no option"):
         load(name="mnist", limit=10)
     numbers = tmp_path / "numbers.csv"
-    pd.DataFrame({"a": [1, 2, 3], "y": [0, 1, 0]}).to_csv(numbers, index=False)
+    pd.DataFrame({"a": range(12), "y": [0, 1] * 6}).to_csv(numbers, index=False)
     with pytest.raises(DatasetError, match="no text column"):
         load(path=str(numbers), target="y", modality="text")
     with pytest.raises(DatasetError, match="unknown option"):
