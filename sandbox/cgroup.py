@@ -132,20 +132,24 @@ def _kill_and_remove(folder: Path) -> None:
             time.sleep(0.01)  # killed processes still exiting
 
 
-def sweep_cgroups() -> list[str]:
-    """Remove the sandbox cgroups whose owning process is gone; their names."""
-    removed = []
+def sandbox_cgroups() -> list[Path]:
+    """The sandbox cgroups below this process's own cgroups (every hierarchy)."""
     try:
         own = _own_paths()
     except OSError:
-        return removed
+        return []
     v2 = _v2_root()
     parents = [v2 / own[""].lstrip("/")] if v2 is not None and "" in own else []
     parents += [ROOT / c / own[c].lstrip("/") for c in ("memory", "pids") if c in own]
-    for parent in parents:
-        for folder in parent.glob(f"{SCRATCH_PREFIX}*"):
-            owner = _OWNED.match(folder.name)
-            if owner and int(owner.group(1)) != os.getpid() and not pid_alive(int(owner.group(1))):
-                _kill_and_remove(folder)
-                removed.append(folder.name)
+    return [folder for parent in parents for folder in parent.glob(f"{SCRATCH_PREFIX}*")]
+
+
+def sweep_cgroups() -> list[str]:
+    """Remove the sandbox cgroups whose owning process is gone; their names."""
+    removed = []
+    for folder in sandbox_cgroups():
+        owner = _OWNED.match(folder.name)
+        if owner and int(owner.group(1)) != os.getpid() and not pid_alive(int(owner.group(1))):
+            _kill_and_remove(folder)
+            removed.append(folder.name)
     return removed

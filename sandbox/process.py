@@ -181,8 +181,11 @@ class ProcessSandbox(Sandbox):
             inside = "/sys/fs/cgroup" if self._cgroup.version == 2 else "/sys/fs/cgroup/memory"
             binds.append((str(self._cgroup.memory), inside, False))
         info_read, info_write = os.pipe()
-        extra = ["--info-fd", str(info_write), "--proc", "/proc", "--dev", "/dev",
-                 "--size", str(self.limits.tmp_mb * 2**20), "--perms", "1777", "--tmpfs", "/tmp", "--chdir", "/tmp"]
+        tmpfs = ["--size", str(self.limits.tmp_mb * 2**20), "--perms", "1777", "--tmpfs"]
+        # The root bubblewrap builds is a tmpfs: read-only once everything is mounted, so the
+        # code writes only into /tmp (and /dev/shm, for semaphores), both capped.
+        extra = ["--info-fd", str(info_write), "--proc", "/proc", "--dev", "/dev", *tmpfs, "/tmp",
+                 *tmpfs, "/dev/shm", "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp"]
         cmd = _bwrap(binds, extra, command, self._cgroup.procs_files() if self._cgroup and _as_root() else [])
         with open(self._scratch / "worker.log", "wb") as log_file:
             try:
