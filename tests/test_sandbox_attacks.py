@@ -147,6 +147,18 @@ ATTACKS = {
                 os.symlink(victim, "/artifacts/config.json.tmp")
             return model.predict(X)
     """,
+    "big_file.py": """
+        from sklearn.dummy import DummyClassifier
+
+        def fit(config, data, seed=0):
+            with open("/artifacts/padding.bin", "wb") as fh:
+                for _ in range(100):  # 100 MiB, past artifacts_mb
+                    fh.write(b"x" * 2**20)
+            return DummyClassifier().fit(data.X, data.y)
+
+        def predict(model, X):
+            return model.predict(X)
+    """,
     "flood.py": """
         import sys
 
@@ -460,6 +472,19 @@ def test_artifacts_come_back_without_following_symlinks(backend, room, tmp_path)
     assert (after.st_uid, after.st_gid, after.st_mode) == (before.st_uid, before.st_gid, before.st_mode)
 
 
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
+def test_a_file_past_the_size_cap_is_refused(backend, room, tmp_path):
+    _ready(backend)
+    workspace = Workspace(room / "code", room / "data", artifacts=tmp_path / "model")
+    with open_sandbox(backend, workspace, LIMITS, name="big-file") as box:
+        started = time.monotonic()
+        outcome = box.call("fit_predict", module="big_file.py", data="train.pkl", predict="predict.pkl",
+                           config={}, artifact="model.pkl")
+    # Python ignores SIGXFSZ, so the write past RLIMIT_FSIZE fails with EFBIG.
+    assert outcome.status == "crashed" and "File too large" in outcome.error, outcome.describe()
+    assert time.monotonic() - started < 10
+
+
 def test_a_2gb_output_is_capped_and_costs_the_host_nothing(sandbox):
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.monotonic()
@@ -548,6 +573,14 @@ def test_auto_never_runs_code_unisolated(monkeypatch):
         process.process_unavailable_reason.cache_clear()
     message = str(failure.value)
     assert "\n" not in message and "make engine" in message and "bubblewrap" in message
+
+
+def test_unsafe_process_is_only_chosen_by_its_name(room):
+    backend, why = choose_backend("unsafe_process")
+    assert backend == "unsafe_process" and "UNISOLATED" in why
+    with open_sandbox(backend, Workspace(room / "code", room / "data"), LIMITS, name="unsafe") as box:
+        assert not box.isolates
+        assert_in_step(box)
 
 
 def test_a_relative_workspace_works(room, monkeypatch):
