@@ -181,6 +181,9 @@ class DockerSandbox(Sandbox):
             # A tiny init as PID 1 reaps the orphans of killed calls (a fork bomb's
             # children), which would otherwise pile up as zombies against the pids limit.
             "init": True,
+            # The container's stdout is reachable from a call (/proc/1/fd/1 of the init):
+            # without a cap, docker would keep all of it on the host's disk.
+            "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
         }
 
     # ---- lines to and from the worker -------------------------------------------------

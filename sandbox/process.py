@@ -187,13 +187,17 @@ class ProcessSandbox(Sandbox):
         extra = ["--info-fd", str(info_write), "--proc", "/proc", "--dev", "/dev", *tmpfs, "/tmp",
                  *tmpfs, "/dev/shm", "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp"]
         cmd = _bwrap(binds, extra, command, self._cgroup.procs_files() if self._cgroup and _as_root() else [])
-        with open(self._scratch / "worker.log", "wb") as log_file:
-            try:
-                self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-                                              env=_environment(self.limits.cpus), pass_fds=(info_write,),
-                                              cwd="/", start_new_session=True)
-            finally:
-                os.close(info_write)
+        # stdout and stderr: a pipe, not a host file. bubblewrap's PID 1 keeps copies that a
+        # call could reopen through /proc/1/fd; a pipe holds 64 KiB and then refuses more,
+        # where a file would take whatever it is given. The worker stops writing to it once
+        # it is ready; the host reads it only to say why a worker stopped.
+        try:
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, env=_environment(self.limits.cpus),
+                                          pass_fds=(info_write,), cwd="/", start_new_session=True)
+        finally:
+            os.close(info_write)
+        os.set_blocking(self._proc.stdout.fileno(), False)
         self._ns_init = _read_child_pid(info_read)
         _live[id(self)] = self
 
@@ -225,8 +229,11 @@ class ProcessSandbox(Sandbox):
             return (f"the sandbox ran out of memory (the kernel's OOM killer, at "
                     f"{self.limits.memory_mb + PARENT_MEMORY_MB} MB)")
         reason = f"the worker exited with code {code}" if code >= 0 else f"the worker was killed by signal {-code}"
-        last = _tail(self._scratch / "worker.log") if self._scratch else ""
-        return f"{reason}: {last.splitlines()[-1][:300]}" if last.strip() else reason
+        try:
+            last = (self._proc.stdout.read(1 << 16) or b"").decode(errors="replace").strip()
+        except OSError:
+            last = ""
+        return f"{reason}: {last.splitlines()[-1][:300]}" if last else reason
 
     def _kill(self) -> None:
         if self._proc is not None:
@@ -237,6 +244,7 @@ class ProcessSandbox(Sandbox):
                     _signal(self._ns_init)
                 _signal(self._proc.pid)
             self._proc.wait()
+            self._proc.stdout.close()
             self._proc = None
         if self._channel is not None:
             self._channel.close()
@@ -291,14 +299,3 @@ def _signal(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _tail(path: Path, size: int = 2000) -> str:
-    """The end of a log, read from the end: a worker's log may be as large as it was allowed."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - size))
-            return fh.read().decode(errors="replace")
-    except OSError:
-        return ""

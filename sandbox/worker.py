@@ -589,7 +589,7 @@ def _warm_code_paths() -> None:
         model.fit(X, y).predict_proba(X)
 
 
-def serve(requests, responses, roots: dict) -> None:
+def serve(requests, responses, roots: dict, quiet_after_start: bool = False) -> None:
     versions = _warm_imports()
     _warm_code_paths()
     data = DataCache(roots["data"])
@@ -606,6 +606,14 @@ def serve(requests, responses, roots: dict) -> None:
         responses.flush()
 
     send({"id": 0, "status": "ready", "versions": versions, "pid": os.getpid()})
+    if quiet_after_start:
+        # From now on the worker's own output stays inside the sandbox: the descriptors it
+        # was started with lead to the host, and a process of a call could reopen them
+        # through the PID 1 that holds copies (/proc/1/fd). The host caps what it reads there.
+        log = os.open(os.path.join(roots["tmp"], "worker.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
     for line in requests:
         if not line.strip():
             continue
@@ -686,7 +694,7 @@ def main(argv: list[str] | None = None) -> None:
         responses = os.fdopen(os.dup(1), "wb")
         os.dup2(2, 1)
         requests = sys.stdin.buffer
-    serve(requests, responses, roots)
+    serve(requests, responses, roots, quiet_after_start=bool(args.io))
 
 
 if __name__ == "__main__":
