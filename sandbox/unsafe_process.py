@@ -11,6 +11,7 @@ temporary folder as home and working directory.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from sandbox.artifacts import make_scratch, remove_scratch, sweep_scratch
 from sandbox.base import WORKER_SCRIPT, Sandbox
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,6 +32,8 @@ class UnsafeProcessSandbox(Sandbox):
     _scratch: Path | None = field(default=None, init=False, repr=False)
 
     def _launch(self) -> None:
+        log.warning("sandbox %s: backend unsafe_process runs generated code UNISOLATED, with this user's "
+                    "files, network and processes", self.name)
         sweep_scratch()
         self._scratch = make_scratch()
         tmp = str(self._scratch / "tmp")
