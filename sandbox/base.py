@@ -235,8 +235,15 @@ class Sandbox(ABC):
     def start(self) -> Sandbox:
         if self._running:
             return self
+        for role, folder in (("code", self.workspace.code), ("data", self.workspace.data)):
+            if not folder.is_dir():  # Docker would make a missing bind source, as root
+                raise SandboxError(f"the sandbox's {role} folder {folder} does not exist")
         self._buffer, self._scanned = bytearray(), 0
-        self._launch()
+        try:
+            self._launch()
+        except BaseException:
+            self._kill()  # a half-made sandbox: folders, cgroup, process
+            raise
         try:
             hello = self._recv(STARTUP_TIMEOUT_SECONDS)
             if hello is None:

@@ -279,9 +279,11 @@ def _environment(cpus: float) -> dict:
 def _read_child_pid(fd: int, timeout: float = 30.0) -> int | None:
     """bubblewrap's --info-fd JSON: the host pid of the namespace's PID 1."""
     data, deadline = b"", time.monotonic() + timeout
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
     try:
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], deadline - time.monotonic())
+            ready = poller.poll(max(0.0, deadline - time.monotonic()) * 1000)
             chunk = os.read(fd, 4096) if ready else b""
             data += chunk
             try:

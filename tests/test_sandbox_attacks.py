@@ -591,6 +591,23 @@ def test_a_relative_workspace_works(room, monkeypatch):
 
 
 @pytest.mark.parametrize("backend", BACKEND_PARAMS)
+def test_a_sandbox_that_cannot_start_leaves_nothing_behind(backend, room, tmp_path, monkeypatch):
+    _ready(backend)
+    ours = f"{SCRATCH_PREFIX}{os.getpid()}-*"
+    before = set(Path(tempfile.gettempdir()).glob(ours))
+    with pytest.raises(SandboxError, match="does not exist"):
+        open_sandbox(backend, Workspace(tmp_path / "missing", room / "data"), LIMITS, name="broken")
+    assert not (tmp_path / "missing").exists()
+    dying = tmp_path / "worker.py"
+    dying.write_text("raise SystemExit('no worker today')\n")
+    monkeypatch.setattr("sandbox.process.WORKER_SCRIPT" if backend == "process" else "sandbox.container.WORKER_SCRIPT",
+                        dying)
+    with pytest.raises(SandboxError, match="did not start"):
+        open_sandbox(backend, Workspace(room / "code", room / "data"), LIMITS, name="broken")
+    assert set(Path(tempfile.gettempdir()).glob(ours)) == before
+
+
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_leftovers_of_a_killed_agent_are_removed(backend, room):
     _ready(backend)
     agent = subprocess.Popen(
