@@ -98,18 +98,17 @@ def _bwrap(binds: list[tuple[str, str, bool]], extra: list[str], command: list[s
     args = [shutil.which("bwrap") or "bwrap", "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
             "--unshare-uts", "--unshare-cgroup-try", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
             "--hostname", "sandbox", "--new-session", "--cap-drop", "ALL", *_system_binds()]
-    launcher = []
-    if _as_root():
-        stage = _stage_root()
-        launcher = [sys.executable, "-I", "-S", str(STAGE_SCRIPT), "--uid", str(SANDBOX_UID), "--stage", stage]
-        for procs in cgroup_procs:
-            launcher += ["--join", str(procs)]
+    if not _as_root():  # bubblewrap runs as us and reaches our folders itself
+        binds_args = [a for host, inside, rw in binds for a in ("--bind" if rw else "--ro-bind", host, inside)]
+        return [*args, *binds_args, *extra, *command]
+    stage = _stage_root()
+    launcher = [sys.executable, "-I", "-S", str(STAGE_SCRIPT), "--uid", str(SANDBOX_UID), "--stage", stage]
+    for procs in cgroup_procs:
+        launcher += ["--join", str(procs)]
     for index, (host, inside, writable) in enumerate(binds):
-        if launcher:
-            launcher += ["--bind", host]
-            host = f"{launcher[launcher.index('--stage') + 1]}/{index}"
-        args += ["--bind" if writable else "--ro-bind", host, inside]
-    return [*launcher, *(["--"] if launcher else []), *args, *extra, *command]
+        launcher += ["--bind", host]  # staged at STAGE/<index>, where the sandbox user can reach it
+        args += ["--bind" if writable else "--ro-bind", f"{stage}/{index}", inside]
+    return [*launcher, "--", *args, *extra, *command]
 
 
 @functools.cache

@@ -652,15 +652,18 @@ def harden_parent(max_file_mb: int | None, max_processes: int | None) -> None:
     every process of the sandbox inherits. Fails loudly: a worker that cannot do this must
     not serve."""
     libc = ctypes.CDLL(None, use_errno=True)
+
+    def prctl(option: int, value: int, name: str) -> None:
+        if libc.prctl(option, value, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), f"prctl({name}) failed")
+
     # Not dumpable: /proc/<pid>/fd (the answer channel) and ptrace of this process are
     # closed to the processes of a call, which run as the same uid. Children inherit it.
+    prctl(PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE")
     # Orphans of a call (a setsid daemon) become children of this process, not of init,
     # so that kill_call_processes finds them.
-    for option in (PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER):
-        value = 0 if option == PR_SET_DUMPABLE else 1
-        if libc.prctl(option, value, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), f"prctl({option}, {value}) failed")
-    if max_file_mb:  # no file (a call's log, a model) larger than this: SIGXFSZ
+    prctl(PR_SET_CHILD_SUBREAPER, 1, "PR_SET_CHILD_SUBREAPER")
+    if max_file_mb:  # no file (a call's log, a model) larger than this: EFBIG past it
         size = max_file_mb * 2**20
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
     if max_processes:  # counted per user namespace: only where the sandbox has its own
