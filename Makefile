@@ -1,13 +1,13 @@
 # Two commands do everything on a fresh machine (see README.md):
 #   make run    set up, then run the agent on $(CONFIG)
-#   make test   set up (packages, data, Docker engine, sandbox image, PostgreSQL), then run the tests
+#   make test   set up (packages, data, Docker engine, sandbox image, bubblewrap, PostgreSQL), then run the tests
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 CONFIG ?= configs/mnist.yaml
 ARGS ?=
 
-.PHONY: run test setup data engine image postgres lint
+.PHONY: run test setup data engine image bubblewrap postgres lint
 
 setup: $(VENV)/.installed
 
@@ -26,14 +26,20 @@ engine:
 image: setup engine
 	$(PY) -m sandbox.build
 
+# bubblewrap: the namespaces of the process sandbox (used when no Docker engine answers).
+bubblewrap:
+	bash scripts/bubblewrap.sh
+
 # A throwaway PostgreSQL server on loopback, for the tests of PostgreSQL checkpoints.
 postgres:
 	bash scripts/postgres.sh >/dev/null
 
+# bubblewrap is not fatal for a run: Docker may be there instead (the run says if neither is).
 run: setup data
+	-@bash scripts/bubblewrap.sh
 	$(PY) -m graph.run $(CONFIG) $(ARGS)
 
-test: setup lint data engine image postgres
+test: setup lint data engine image bubblewrap postgres
 	$(PY) -m pytest $(ARGS)
 
 # Lint and format are part of the tests: CI fails on either.

@@ -4,20 +4,21 @@ The container lives as long as the sandbox (one optimizer worker's run): the hea
 happen once, and every call still runs in its own forked child inside it (see worker.py).
 Hardening: no network, read-only root, a small tmpfs for /tmp, user 65534 (nobody), all
 capabilities dropped, no-new-privileges, memory+swap, pids and CPU limits, no host
-environment variables, code and data mounted read-only, artifacts writable only if given.
-The worker script is mounted read-only rather than baked into the image, so changing it
-needs no image rebuild.
+environment variables, code and data mounted read-only. At deploy the container writes
+into a fresh artifacts folder of the sandbox's own, never into a run's folder; the host
+copies out what it asked for (artifacts.py). The worker script is mounted read-only rather
+than baked into the image, so changing it needs no image rebuild.
 
-How the host talks to the worker: two FIFOs in a per-sandbox host folder bind-mounted at
-/io (the worker's `--io` mode), not the container's attach socket. A FIFO is a kernel pipe
-straight from this process to the worker: no daemon in the per-call path (lower latency,
-and calls don't depend on dockerd's streaming), no stdout/stderr frame demultiplexing, the
-same line protocol as the process backend, and the worker's stderr stays in `docker logs`.
+How the host talks to the worker: two FIFOs in a per-sandbox host folder bind-mounted
+read-only at /io (the worker's `--io` mode), not the container's attach socket: a kernel
+pipe straight from this process to the worker, no daemon in the per-call path, the same
+line protocol as the process backend. The FIFOs are unlinked once the worker has opened
+them (channel.py), so no process of a call can reopen the channel by path.
 
 Leaks: containers carry labels naming their owner process; they are removed on close(),
 on restart, at interpreter exit (atexit), and containers of owners that died without
-cleaning up (SIGKILL) are swept when the next sandbox starts or by
-`python -m sandbox.container --cleanup`.
+cleaning up (SIGKILL) are swept, with the host folders of such sandboxes, when the next
+sandbox starts or by `python -m sandbox.container --cleanup`.
 """
 
 from __future__ import annotations
@@ -25,24 +26,27 @@ from __future__ import annotations
 import argparse
 import atexit
 import os
-import select
-import shutil
 import socket
-import tempfile
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox.artifacts import (
+    SANDBOX_UID,
+    make_scratch,
+    open_to_sandbox,
+    pid_alive,
+    remove_scratch,
+    sweep_scratch,
+)
 from sandbox.base import WORKER_SCRIPT, Sandbox, SandboxError
+from sandbox.channel import FifoChannel
 
 LABEL = "org.automl-agent.sandbox"
 OWNER_LABEL = "org.automl-agent.sandbox.owner"  # "<hostname>:<pid>" of the agent process
-SANDBOX_UID = 65534  # nobody
 # The warm parent (interpreter, scikit-learn, pandas, the loaded data) needs memory on top
 # of what one call may use; the call itself is held to its share by RLIMIT_AS in the worker.
 PARENT_MEMORY_MB = 512
-LIVENESS_CHECK_SECONDS = 1.0  # while waiting for an answer, how often to ask if the container lives
 ENGINE_TIMEOUT_SECONDS = 30
 
 _client_cache = None
@@ -92,10 +96,8 @@ class DockerSandbox(Sandbox):
     backend = "docker"
     image: str | None = None  # default: the image `python -m sandbox.build` makes for this host
     _container: object | None = field(default=None, init=False, repr=False)
-    _io: Path | None = field(default=None, init=False, repr=False)
-    _requests: int | None = field(default=None, init=False, repr=False)
-    _responses: int | None = field(default=None, init=False, repr=False)
-    _buffer: bytes = field(default=b"", init=False, repr=False)
+    _scratch: Path | None = field(default=None, init=False, repr=False)
+    _channel: FifoChannel | None = field(default=None, init=False, repr=False)
 
     # ---- launch ---------------------------------------------------------------------
 
@@ -108,17 +110,12 @@ class DockerSandbox(Sandbox):
             from sandbox.build import expected_image
 
             self.image = expected_image()
-        self._io = Path(tempfile.mkdtemp(prefix="automl-sandbox-io-"))
-        for name in ("requests", "responses"):
-            _make_fifo(self._io / name)
-        os.chmod(self._io, 0o711)  # the sandbox user may enter, not list
-        # Open our ends before the worker exists. responses: read end, non-blocking so the
-        # open does not wait for the worker. requests: O_RDWR, which never blocks on Linux
-        # and lets the worker's (blocking) open for reading succeed at once. A dead worker
-        # shows as EOF on responses; _recv also polls the container while it waits.
-        self._responses = os.open(self._io / "responses", os.O_RDONLY | os.O_NONBLOCK)
-        self._requests = os.open(self._io / "requests", os.O_RDWR)
-        self._buffer = b""
+        sweep_scratch()
+        self._scratch = make_scratch()
+        os.chmod(self._scratch, 0o711)  # the sandbox user may enter, not list
+        (self._scratch / "artifacts").mkdir()
+        open_to_sandbox(self._scratch / "artifacts")
+        self._channel = FifoChannel(self._scratch / "io", owner=SANDBOX_UID)
         name = f"automl-sandbox-{_slug(self.name)}-{uuid.uuid4().hex[:8]}"
         try:
             # create + start, not run: run() would try to pull a missing image.
@@ -140,7 +137,8 @@ class DockerSandbox(Sandbox):
 
     def _command(self) -> list[str]:
         cmd = ["python3", "-I", "/sandbox/worker.py", "--code", "/code", "--data", "/data",
-               "--tmp", "/tmp", "--io", "/io"]
+               "--tmp", "/tmp", "--io", "/io",
+               "--max-file-mb", str(max(self.limits.tmp_mb, self.limits.artifacts_mb))]
         if self.workspace.artifacts:
             cmd += ["--artifacts", "/artifacts"]
         return cmd
@@ -150,13 +148,12 @@ class DockerSandbox(Sandbox):
             str(WORKER_SCRIPT): {"bind": "/sandbox/worker.py", "mode": "ro"},
             str(Path(self.workspace.code).resolve()): {"bind": "/code", "mode": "ro"},
             str(Path(self.workspace.data).resolve()): {"bind": "/data", "mode": "ro"},
-            str(self._io): {"bind": "/io", "mode": "rw"},
+            # Read-only: the worker opens FIFOs there, which a read-only mount allows.
+            str(self._scratch / "io"): {"bind": "/io", "mode": "ro"},
         }
         if self.workspace.artifacts and self.workspace.artifacts_writable:
-            artifacts = Path(self.workspace.artifacts).resolve()
-            artifacts.mkdir(parents=True, exist_ok=True)
-            _open_to_sandbox_user(artifacts)
-            mounts[str(artifacts)] = {"bind": "/artifacts", "mode": "rw"}
+            # The sandbox's own fresh folder; the host copies out what it asked for.
+            mounts[str(self._scratch / "artifacts")] = {"bind": "/artifacts", "mode": "rw"}
         elif self.workspace.artifacts:  # read as it is: no chown, no chmod of the user's folder
             mounts[str(Path(self.workspace.artifacts).resolve())] = {"bind": "/artifacts", "mode": "ro"}
         return mounts
@@ -184,35 +181,29 @@ class DockerSandbox(Sandbox):
             # A tiny init as PID 1 reaps the orphans of killed calls (a fork bomb's
             # children), which would otherwise pile up as zombies against the pids limit.
             "init": True,
+            # The container's stdout is reachable from a call (/proc/1/fd/1 of the init):
+            # without a cap, docker would keep all of it on the host's disk.
+            "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
         }
 
     # ---- lines to and from the worker -------------------------------------------------
 
     def _send(self, line: str) -> None:
-        if self._requests is None:
+        if self._channel is None:
             raise BrokenPipeError("the sandbox container is not running")
-        os.write(self._requests, line.encode() + b"\n")
+        self._channel.send(line)
 
-    def _recv(self, timeout: float) -> str | None:
-        if self._responses is None:
-            return None
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            ready, _, _ = select.select([self._responses], [], [],
-                                        min(remaining, LIVENESS_CHECK_SECONDS))
-            if not ready:
-                if not self._container_running():
-                    return None
-                continue
-            chunk = os.read(self._responses, 1 << 20)
-            if not chunk:
-                return None  # the worker closed its end: it exited
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line.decode()
+    def _answers(self) -> int | None:
+        return self._channel.answers if self._channel else None
+
+    def _started(self) -> None:
+        self._channel.unlink()
+
+    def _alive(self) -> bool:
+        return self._container_running()
+
+    def _artifacts_out(self) -> Path | None:
+        return self._scratch / "artifacts" if self._scratch else None
 
     def _container_running(self) -> bool:
         try:
@@ -250,16 +241,14 @@ class DockerSandbox(Sandbox):
         return f"{reason}: {last.splitlines()[-1][:300]}" if last else reason
 
     def _kill(self) -> None:
-        for fd in (self._requests, self._responses):
-            if fd is not None:
-                os.close(fd)
-        self._requests = self._responses = None
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
         if self._container is not None:
             _remove(self._container.id)
             self._container = None
-        if self._io is not None:
-            shutil.rmtree(self._io, ignore_errors=True)
-            self._io = None
+        remove_scratch(self._scratch)
+        self._scratch = None
 
 
 # ---- helpers --------------------------------------------------------------------------
@@ -267,19 +256,6 @@ class DockerSandbox(Sandbox):
 
 def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in name)[:40] or "sandbox"
-
-
-def _make_fifo(path: Path) -> None:
-    os.mkfifo(path, 0o600)
-    _open_to_sandbox_user(path)
-
-
-def _open_to_sandbox_user(path: Path) -> None:
-    """Let uid 65534 in the container use `path`: own it when we may, else open it to all."""
-    try:
-        os.chown(path, SANDBOX_UID, SANDBOX_UID)
-    except PermissionError:  # not root: a 0666 FIFO in a 0711 folder of our own
-        os.chmod(path, 0o777 if path.is_dir() else 0o666)
 
 
 def _remove(container_id: str) -> None:
@@ -304,20 +280,10 @@ def _sweep_dead_owners(client, everything: bool = False) -> list[str]:
     host = socket.gethostname()
     for container in client.containers.list(all=True, filters={"label": LABEL}):
         owner_host, _, pid = container.labels.get(OWNER_LABEL, ":").partition(":")
-        if everything or (owner_host == host and pid.isdigit() and not _pid_alive(int(pid))):
+        if everything or (owner_host == host and pid.isdigit() and not pid_alive(int(pid))):
             _remove(container.id)
             removed.append(container.name)
     return removed
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @atexit.register
@@ -327,18 +293,26 @@ def _remove_live_containers() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Find and remove leaked sandbox containers.")
+    parser = argparse.ArgumentParser(description="Find and remove leaked sandbox containers and host folders.")
     parser.add_argument("--cleanup", action="store_true",
-                        help="remove sandbox containers whose owning process has exited")
-    parser.add_argument("--all", action="store_true", help="with --cleanup: remove every one")
+                        help="remove sandbox containers, host folders and cgroups whose owning process has exited")
+    parser.add_argument("--all", action="store_true", help="with --cleanup: remove every sandbox container")
     args = parser.parse_args(argv)
-    client = _client()
+    from sandbox.process import sweep_leftovers
+
+    reason = docker_unavailable_reason()
+    engine = reason is None or "image" in reason  # an engine answers, even without the image
     if args.cleanup:
-        removed = _sweep_dead_owners(client, everything=args.all)
-        print(f"removed {len(removed)} sandbox container(s)" + (f": {', '.join(removed)}"
-                                                                 if removed else ""))
+        removed = _sweep_dead_owners(_client(), everything=args.all) if engine else []
+        print(f"removed {len(removed)} sandbox container(s)" + (f": {', '.join(removed)}" if removed else ""))
+        leftovers = sweep_leftovers()
+        print(f"removed {len(leftovers)} host folder(s) and cgroup(s) of dead sandboxes"
+              + (f": {', '.join(leftovers)}" if leftovers else ""))
         return
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
+    if not engine:
+        print(f"no Docker engine: {reason}")
+        return
+    for container in _client().containers.list(all=True, filters={"label": LABEL}):
         print(f"{container.name}\t{container.status}\towner {container.labels.get(OWNER_LABEL)}")
 
 

@@ -14,7 +14,12 @@ Statuses are SMAC's language: success, timeout, memoryout, crashed. The worker i
 heavy packages are imported once, the data is loaded once, and every call runs in a
 child forked from this warm parent, so a call that leaks, hangs, crashes or eats memory
 takes nothing with it. The child gets its own process group, wall-clock timeout, CPU
-limit and address-space limit; after each call the whole group is killed.
+limit and address-space limit; after each call every descendant of the worker is killed,
+including those that left the group with setsid (the worker is their child subreaper).
+
+The answer channel belongs to this parent alone: a call's child closes it before generated
+code runs, and the parent is not dumpable, so no process of a call can reopen it through
+/proc/<pid>/fd. A child reports to the parent over a pipe of its own, size-capped.
 
 Only data crosses back: JSON results, never pickles the host would load.
 """
@@ -22,6 +27,7 @@ Only data crosses back: JSON results, never pickles the host would load.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import gc
 import importlib
 import importlib.util
@@ -39,6 +45,13 @@ from pathlib import Path
 
 GRACE_SECONDS = 2.0
 OUTPUT_TAIL = 2000  # characters of a failed call's stdout/stderr sent back
+# The host reads no answer line longer than this (sandbox/base.py MAX_ANSWER_BYTES; this
+# file is self-contained, so the figure is repeated here). A bigger result is a crash.
+MAX_ANSWER_BYTES = 64 * 2**20
+PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 4, 36
+# Where the kernel counts OOM kills of this sandbox's cgroup (v2, then v1), when the backend
+# shows the cgroup to the worker (read-only): a SIGKILL is memoryout only if this count rose.
+OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
 
 
 class ContractError(Exception):
@@ -258,30 +271,55 @@ def _child(req: dict, roots: dict, data, write_fd: int, log_path: str) -> None:
     os._exit(0)
 
 
+class ResultTooLarge(Exception):
+    pass
+
+
 def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
-    """Read a pipe until the answer's newline, EOF or the deadline; returns (bytes, done)."""
-    chunks = []
+    """Read a pipe until the answer's newline, EOF or the deadline; returns (bytes, done).
+    Raises ResultTooLarge past MAX_ANSWER_BYTES, so a huge result cannot fill this parent."""
+    body = bytearray()
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return b"".join(chunks), False
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
+            return bytes(body), False
+        if not poller.poll(remaining * 1000):
             continue
         chunk = os.read(fd, 1 << 20)
         if not chunk:
-            return b"".join(chunks), True
-        chunks.append(chunk)
+            return bytes(body), True
+        body += chunk
+        if len(body) > MAX_ANSWER_BYTES:
+            raise ResultTooLarge
         if chunk.endswith(b"\n"):
-            return b"".join(chunks), True
+            return bytes(body), True
 
 
 def _tail(path: str) -> str:
+    """The end of a call's log; only the end is read, however much the call printed."""
     try:
-        with open(path, errors="replace") as fh:
-            return fh.read()[-OUTPUT_TAIL:]
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 4 * OUTPUT_TAIL))
+            return fh.read().decode(errors="replace")[-OUTPUT_TAIL:]
     except OSError:
         return ""
+
+
+def _oom_kills() -> int | None:
+    """How many processes the kernel's OOM killer has killed in this sandbox's cgroup."""
+    for path in OOM_COUNTERS:
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 class Spare:
@@ -345,20 +383,25 @@ def run_isolated(req: dict, roots: dict, cache: DataCache) -> dict:
     log_path = os.path.join(roots["tmp"], f"call-{req.get('id', 0)}.log")
     spare, _spare = _spare or Spare(roots, cache), None
     pid, read_fd = spare.pid, spare.result_fd
+    oom_before = _oom_kills()
     start = time.monotonic()
     try:
         os.write(spare.request_fd, json.dumps(req, default=_to_json).encode() + b"\n")
     except BrokenPipeError:
         pass  # the spare died (e.g. killed from outside): reported below as a crash
     os.close(spare.request_fd)
-    body, finished = _read_until(read_fd, start + timeout)
+    too_large = False
+    try:
+        body, finished = _read_until(read_fd, start + timeout)
+    except ResultTooLarge:
+        body, finished, too_large = b"", True, True
     os.close(read_fd)
-    if not finished:
+    if not finished or too_large:
         _kill_group(pid)
     if finished and body:
-        # The child answered: reap it (and its strays) after the response is sent, so
-        # the host does not wait for the teardown of a copy of the warm parent.
-        _answered.append(pid)
+        # The child answered: it and every other process of the call are killed and
+        # reaped after the response is sent (kill_call_processes), so the host does not
+        # wait for the teardown of a copy of the warm parent.
         wait_status = 0
     else:
         _, wait_status = os.waitpid(pid, 0)
@@ -370,6 +413,9 @@ def run_isolated(req: dict, roots: dict, cache: DataCache) -> dict:
         os.unlink(log_path)
     except OSError:
         pass
+    if too_large:
+        return {**response, "status": "crashed", "output": output,
+                "error": f"the result is larger than {MAX_ANSWER_BYTES // 2**20} MiB"}
     if not finished:
         return {**response, "status": "timeout", "output": output,
                 "error": f"exceeded the wall-clock limit of {timeout:g} s"}
@@ -388,12 +434,21 @@ def run_isolated(req: dict, roots: dict, cache: DataCache) -> dict:
     if os.WIFSIGNALED(wait_status):
         sig = os.WTERMSIG(wait_status)
         name = signal.Signals(sig).name
-        if sig == signal.SIGKILL:  # not ours (we did not time out): the OOM killer
-            return {**response, "status": "memoryout", "output": output,
-                    "error": "killed by SIGKILL (out of memory)"}
+        if sig == signal.SIGKILL:
+            # Not ours (we did not time out). Out of memory only if the kernel says so: a
+            # call that kills itself, or is killed by another process of the call, crashed.
+            oom_after = _oom_kills()
+            if oom_before is not None and oom_after is not None and oom_after > oom_before:
+                return {**response, "status": "memoryout", "output": output,
+                        "error": "killed by the kernel's OOM killer (out of memory)"}
+            return {**response, "status": "crashed", "output": output,
+                    "error": "killed by signal SIGKILL (not by the OOM killer)"}
         if sig == signal.SIGXCPU:
             return {**response, "status": "timeout", "output": output,
                     "error": "exceeded the CPU-time limit (SIGXCPU)"}
+        if sig == signal.SIGXFSZ:
+            return {**response, "status": "crashed", "output": output,
+                    "error": "wrote a file beyond the sandbox's file size limit (SIGXFSZ)"}
         return {**response, "status": "crashed", "output": output,
                 "error": f"killed by signal {name}"}
     code = os.WEXITSTATUS(wait_status)
@@ -401,19 +456,58 @@ def run_isolated(req: dict, roots: dict, cache: DataCache) -> dict:
             "error": f"the process exited with code {code} before returning a result"}
 
 
-_answered: list[int] = []  # children whose answer is in, still to be reaped
+def _descendants() -> tuple[list[int], list[int]]:
+    """(living, zombie) processes below this one, from /proc (the sandbox's own /proc in
+    the isolating backends, so the scan is short)."""
+    children: dict[int, list[int]] = {}
+    zombies = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue  # gone meanwhile
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rindex(b")") + 2:].split()
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        if fields[0] == b"Z":
+            zombies.add(int(entry))
+    found, frontier = [], [os.getpid()]
+    while frontier:
+        below = children.get(frontier.pop(), [])
+        found += below
+        frontier += below
+    return [p for p in found if p not in zombies], [p for p in found if p in zombies]
 
 
-def reap_answered() -> None:
-    """Kill what is left of answered calls and reap the children that have exited.
+def kill_call_processes() -> None:
+    """Kill and reap every descendant of the worker: the answered child and whatever the
+    call left behind. Processes that called setsid (daemons) are found too: this parent is
+    a child subreaper, so orphans of a call become its children rather than init's. Killed
+    processes cannot fork, so the rounds end; a fork bomb is also held by RLIMIT_NPROC."""
+    for _ in range(1000):
+        living, _zombies = _descendants()
+        for pid in living:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        _reap()
+        if not living:
+            return
+        time.sleep(0.001)  # let the killed ones finish exiting
 
-    No blocking wait: a child's exit tears down its copy of the warm parent (~10 ms), which
-    the kernel does in the child; an unreaped (zombie) child keeps its process-group id
-    reserved, so killing its group again next time is safe."""
-    for pid in list(_answered):
-        _kill_group(pid)  # stray grandchildren of a finished call go too
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            _answered.remove(pid)
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _kill_group(pid: int) -> None:
@@ -497,7 +591,7 @@ def _warm_code_paths() -> None:
         model.fit(X, y).predict_proba(X)
 
 
-def serve(requests, responses, roots: dict) -> None:
+def serve(requests, responses, roots: dict, quiet_after_start: bool = False) -> None:
     versions = _warm_imports()
     _warm_code_paths()
     data = DataCache(roots["data"])
@@ -505,10 +599,23 @@ def serve(requests, responses, roots: dict) -> None:
     prepare_next_call(roots, data)
 
     def send(message: dict) -> None:
-        responses.write((json.dumps(message, default=_to_json) + "\n").encode())
+        line = (json.dumps(message, default=_to_json) + "\n").encode()
+        if len(line) > MAX_ANSWER_BYTES:  # JSON escaping can grow a result past the cap
+            line = (json.dumps({"id": message.get("id"), "status": "crashed", "result": None,
+                                "error": f"the answer is larger than {MAX_ANSWER_BYTES // 2**20} MiB"})
+                    + "\n").encode()
+        responses.write(line)
         responses.flush()
 
     send({"id": 0, "status": "ready", "versions": versions, "pid": os.getpid()})
+    if quiet_after_start:
+        # From now on the worker's own output stays inside the sandbox: the descriptors it
+        # was started with lead to the host, and a process of a call could reopen them
+        # through the PID 1 that holds copies (/proc/1/fd). The host caps what it reads there.
+        log = os.open(os.path.join(roots["tmp"], "worker.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
     for line in requests:
         if not line.strip():
             continue
@@ -536,10 +643,33 @@ def serve(requests, responses, roots: dict) -> None:
                   "error": f"cannot load data {req.get('data')!r}: {exc}"})
             continue
         send({"id": req.get("id"), **run_isolated(req, roots, data)})
-        reap_answered()
+        kill_call_processes()
         prepare_next_call(roots, data)
     if _spare is not None:
         _spare.discard()
+
+
+def harden_parent(max_file_mb: int | None, max_processes: int | None) -> None:
+    """Before anything else: close this process to the calls it forks, and set the limits
+    every process of the sandbox inherits. Fails loudly: a worker that cannot do this must
+    not serve."""
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def prctl(option: int, value: int, name: str) -> None:
+        if libc.prctl(option, value, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), f"prctl({name}) failed")
+
+    # Not dumpable: /proc/<pid>/fd (the answer channel) and ptrace of this process are
+    # closed to the processes of a call, which run as the same uid. Children inherit it.
+    prctl(PR_SET_DUMPABLE, 0, "PR_SET_DUMPABLE")
+    # Orphans of a call (a setsid daemon) become children of this process, not of init,
+    # so that kill_call_processes finds them.
+    prctl(PR_SET_CHILD_SUBREAPER, 1, "PR_SET_CHILD_SUBREAPER")
+    if max_file_mb:  # no file (a call's log, a model) larger than this: EFBIG past it
+        size = max_file_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    if max_processes:  # counted per user namespace: only where the sandbox has its own
+        resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -550,7 +680,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tmp", default=os.environ.get("TMPDIR", "/tmp"))
     parser.add_argument("--io", help="folder with 'requests' and 'responses' FIFOs "
                                      "(else stdin/stdout)")
+    parser.add_argument("--max-file-mb", type=int, help="largest file any process may write")
+    parser.add_argument("--max-processes", type=int,
+                        help="RLIMIT_NPROC (only in a user namespace of the sandbox's own)")
     args = parser.parse_args(argv)
+    harden_parent(args.max_file_mb, args.max_processes)
     roots = {
         "code": Path(args.code),
         "data": Path(args.data),
@@ -565,7 +699,7 @@ def main(argv: list[str] | None = None) -> None:
         responses = os.fdopen(os.dup(1), "wb")
         os.dup2(2, 1)
         requests = sys.stdin.buffer
-    serve(requests, responses, roots)
+    serve(requests, responses, roots, quiet_after_start=bool(args.io))
 
 
 if __name__ == "__main__":

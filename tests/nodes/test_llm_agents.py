@@ -340,7 +340,7 @@ def host_address() -> str:
 @pytest.mark.docker
 def test_generated_code_cannot_open_a_socket_in_docker(tmp_path, api_key, docker_ready):
     """The training function phones home to a listener on this host: from the docker sandbox it
-    cannot (no network); the same code in the process sandbox can, which shows the probe works."""
+    cannot (no network); the same code in the unsafe_process sandbox can, which shows the probe works."""
     from nodes.common import sandbox_for
     from nodes.plan import plan
     from nodes.verify import verify
@@ -364,14 +364,14 @@ except OSError:
             state = apply(state, verify(state))
         assert state["reports"]["train"]["status"] == "passed", state["reports"]["train"]["error"]
         assert listener.connections == 0  # three train calls in docker, none got out
-        control = {**state, "backend": "process"}
+        control = {**state, "backend": "unsafe_process"}  # the one backend that does not isolate
         with sandbox_for(control, name="control") as sandbox:
             default = {"model": "linear", "linear:C": 1.0, "scaler": "standard",
                        "class_weight": "none"}
             outcome = sandbox.call("train", module="attempts/train-1.py", data="verify.pkl",
                                    config=default)
         assert outcome.ok, outcome.describe()
-        assert listener.connections >= 1, "the probe never reached the host from the process sandbox"
+        assert listener.connections >= 1, "the probe never reached the host from the unsafe_process sandbox"
 
 
 # ---- whole runs through the command line (slow: they run SMAC) --------------------------------

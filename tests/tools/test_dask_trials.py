@@ -20,15 +20,21 @@ DASK = ["--set", "optimizer.dask=local", "--set", "optimizer.workers=2"]
 
 
 def sandbox_processes(folder: Path) -> list[int]:
-    """Sandbox workers still alive that serve a run folder."""
+    """Sandbox processes still alive that serve a run folder, as pids of their own PID
+    namespace: the folder is in the command line of an unisolated worker, or in the mount
+    table of a namespaced one (whose command line names only /code)."""
     alive = []
     for proc in Path("/proc").iterdir():
         try:
             cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+            if "sandbox/worker.py" not in cmdline:
+                continue
+            if str(folder) not in cmdline and str(folder) not in (proc / "mountinfo").read_text():
+                continue
+            nspid = [line for line in (proc / "status").read_text().splitlines() if line.startswith("NSpid:")]
         except OSError:
             continue
-        if "sandbox/worker.py" in cmdline and str(folder) in cmdline:
-            alive.append(int(proc.name))
+        alive.append(int(nspid[0].split()[-1]))
     return alive
 
 
