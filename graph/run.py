@@ -23,7 +23,7 @@ from psycopg_pool import ConnectionPool
 
 from graph.builder import build_graph
 from graph.config import RunConfig, load_config
-from sandbox import SandboxError, choose_backend
+from sandbox import BACKENDS, SandboxError, choose_backend, isolates
 from tools import inputs
 from tools.dask_trials import DaskError, connect
 from tools.datasets import DatasetError
@@ -130,6 +130,12 @@ def llm_usage_line(values: dict) -> str | None:
     return line
 
 
+def sandbox_line(backend: str) -> str:
+    if backend in BACKENDS and not isolates(backend):
+        return f"{backend}: WARNING, UNISOLATED: generated code ran on this machine as this user"
+    return backend
+
+
 def model_line(metrics: dict) -> str:
     ensemble = metrics.get("ensemble")
     if not ensemble:
@@ -155,7 +161,7 @@ def summary(values: dict) -> str:
         f"{metrics['test_rows']} sealed test rows)",
         f"  trials     {trials['finished']} ({statuses}) in {metrics['search_seconds']:.0f} s",
         f"  model      {model_line(metrics)}",
-        f"  sandbox    {values.get('backend', '?')}",
+        f"  sandbox    {sandbox_line(values.get('backend', '?'))}",
         f"  CV score   {metric} {metrics['cv'][metric]:.4f}",
         f"  test score {metric} {test:.4f}" if test is not None else f"  test score {metric} n/a",
         "  test       " + ", ".join(f"{k} {v:.4f}" for k, v in metrics["test"].items() if v is not None),

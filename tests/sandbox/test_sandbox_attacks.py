@@ -613,7 +613,7 @@ def test_leftovers_of_a_killed_agent_are_removed(backend, room):
     agent = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time
-            sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+            sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
             from sandbox import Limits, Workspace, open_sandbox
             box = open_sandbox({backend!r}, Workspace({str(room / 'code')!r}, {str(room / 'data')!r}), Limits())
             print("ready", flush=True)
@@ -627,7 +627,7 @@ def test_leftovers_of_a_killed_agent_are_removed(backend, room):
         agent.send_signal(signal.SIGKILL)
         agent.wait()
     cleanup = subprocess.run([sys.executable, "-m", "sandbox.container", "--cleanup"], capture_output=True,
-                             text=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
+                             text=True, cwd=Path(__file__).resolve().parents[2], timeout=120)
     assert cleanup.returncode == 0, cleanup.stderr
     assert not list(Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}{agent.pid}-*")), cleanup.stdout
     if backend == "docker":

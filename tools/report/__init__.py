@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 
+from sandbox import isolates
 from tools.report.agents import attempts_section, llm_section
 from tools.report.forecast import baselines_section
 from tools.runfolder import RunFolder
@@ -113,8 +114,10 @@ def write_report(run: RunFolder, profile: dict, plan: dict, components: dict, re
         report = reports.get(component, {})
         author = info["author"] + (f" (took over: {info['fallback']})" if info.get("fallback") else "")
         lines.append(f"| {component} | {info['attempt']} | {author} | {report.get('status', '-')} |")
-    lines += ["", f"Generated code ran only in the `{backend}` sandbox. Every attempt is in `code/attempts/`, "
-              "the verified version in `code/final/`, and each verification report in `reports/`.", ""]
+    where = (f"Generated code ran only in the `{backend}` sandbox." if isolates(backend) else
+             f"**WARNING: generated code ran UNISOLATED (`{backend}`), on this machine as this user.**")
+    lines += ["", f"{where} Every attempt is in `code/attempts/`, the verified version in `code/final/`, "
+              "and each verification report in `reports/`.", ""]
     lines += attempts_section(run)
 
     lines += ["## Search",
