@@ -269,7 +269,6 @@ def report(records: dict[tuple, dict], selected: list[str], budgets: list[float]
         print("| data set | group | metric | test rows | agent | trials | FLAML | AutoGluon | HGB | linear "
               "| agent s | FLAML s | AutoGluon s | HGB s | linear s |")
         print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        busy = []
         for name, row in rows.items():
             first = next(r for r in row.values() if r)
             best = max((r["score"] for r in row.values() if r and r["status"] == "ok" and r["score"] is not None),
@@ -279,9 +278,9 @@ def report(records: dict[tuple, dict], selected: list[str], budgets: list[float]
             trials = " " if trials is None else str(trials)
             print(f"| {name} | {first['group']} | {first['metric']} | {first['test_rows']} | {cells[0]} | {trials} | "
                   + " | ".join(cells[1:]) + " | " + " | ".join(_seconds(row[m]) for m in METHODS) + " |")
-            busy += [f"{name}/{m} {r['others_cpu_share']:.0%}" for m, r in row.items()
-                     if r and r.get("others_cpu_share", 0) > BUSY_SHARE]
-        binary = {n: r for n, r in rows.items() if any(x and "roc_auc" in x.get("metrics", {}) for x in r.values())}
+        # peers.py reports ROC AUC only for two classes (the agent reports it for more)
+        binary = {n: r for n, r in rows.items()
+                  if any(r[m] and "roc_auc" in r[m].get("metrics", {}) for m in METHODS[1:])}
         if binary:
             print("\nROC AUC on the two-class sets (not used for ties or ranks):\n")
             print("| data set | " + " | ".join(LABEL[m] for m in METHODS) + " |")
@@ -306,9 +305,29 @@ def report(records: dict[tuple, dict], selected: list[str], budgets: list[float]
         counted = sum(1 for row in rows.values() for r in row.values() if r)
         print(f"\nWall time of these {counted} runs: {total / 60:.0f} min. Agent commit(s): "
               + ", ".join(sorted({str(r["agent_commit"]) for row in rows.values() for r in [row["agent"]] if r})))
-        if busy:
-            print(f"Other processes used more than {BUSY_SHARE:.0%} of the machine's CPU during these runs "
-                  f"(their timings, and so scores at a fixed budget, are contaminated): {', '.join(busy)}")
+        shares = sorted((r["others_cpu_share"], f"{name}/{m}") for name, row in rows.items()
+                        for m, r in row.items() if r and r.get("others_cpu_share") is not None)
+        busy = [who for share, who in shares if share > BUSY_SHARE]
+        if shares:
+            print(f"Other processes' share of the machine's CPU during these runs: median "
+                  f"{shares[len(shares) // 2][0]:.0%}, range {shares[0][0]:.0%}-{shares[-1][0]:.0%}; "
+                  f"{len(busy)} of {len(shares)} runs above {BUSY_SHARE:.0%}"
+                  + (f" ({', '.join(busy)})" if 0 < len(busy) <= 10 else "")
+                  + (": their timings, and so scores at a fixed budget, are contaminated." if busy else "."))
+
+
+def list_datasets(selected: list[str], cache: Path) -> None:
+    """The data sets as a Markdown table: group, task, rows, features, source (written if need be)."""
+    print("| data set | group | task | rows (train/test) | features | categorical | text | missing cells | source |")
+    print("|---|---|---|---|---:|---:|---:|---:|---|")
+    for name in selected:
+        m = json.loads((bench_datasets.prepare(name, cache / "data") / "meta.json").read_text())
+        task = m["task"] if m["task"] == "regression" else f"{m['classes']} classes"
+        sampled = f" of {m['rows_before_sampling']}" if m["rows_before_sampling"] > m["rows"] else ""
+        src = m["source"]
+        print(f"| {name} | {m['group']} | {task} | {m['rows']}{sampled} ({m['train_rows']}/{m['test_rows']}) | "
+              f"{m['features']} | {len(m['categorical'])} | {len(m['text'])} | {m['missing_cells']} | "
+              f"{src['package']} {src['version']}: {src['file']} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -320,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--group", choices=["dev", "eval", "all"], default="all", help="default all")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS)
     parser.add_argument("--report", action="store_true", help="only print the tables from saved results")
+    parser.add_argument("--list", action="store_true", help="only list the data sets (Markdown)")
     parser.add_argument("--results", type=Path, default=ROOT / ".cache" / "bench" / "results.jsonl")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "bench",
                         help="data files, generated configs, run folders and logs (default .cache/bench)")
@@ -339,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.cache, args.results = args.cache.resolve(), args.results.resolve()
     selected = args.only or bench_datasets.names(args.group)
+    if args.list:
+        list_datasets(selected, args.cache)
+        return 0
     records = read_results(args.results)
     if args.budgets is None:
         args.budgets = sorted({b for _, b, _ in records}) if args.report and records else [60.0, 300.0]
