@@ -35,6 +35,9 @@ Judging, per budget (a method that failed or timed out has no score):
 - Mean rank of the four AutoML-ish columns (agent, FLAML, AutoGluon, HGB): ranked by test score per
   data set (1 = best, equal scores share the mean rank, a failed method ranks last), then averaged.
 
+The data files are written once into `--cache` (default .cache/bench/data/); what a run makes (the
+agent's configs and run folders, the peers' outputs, every process's log) goes beside its results
+file, into RESULTS.files/, so harnesses with different results files do not collide.
 Results go to a JSON-lines file (`--results`, default .cache/bench/results.jsonl), one record per
 (data set, budget, method), appended as soon as each run ends. A run that was stopped resumes where
 it stopped: finished records are not run again (failed ones are with `--retry-failed`; `--rerun`
@@ -122,7 +125,7 @@ def agent_config(meta: dict, data: Path, path: Path) -> Path:
 
 
 def run_agent(args, meta: dict, data: Path, budget: float, work: Path) -> dict:
-    config = agent_config(meta, data, args.cache / "configs" / f"{meta['name']}.yaml")
+    config = agent_config(meta, data, work / "configs" / f"{meta['name']}.yaml")
     runs = work / "runs" / f"{budget:g}" / meta["name"]
     shutil.rmtree(runs, ignore_errors=True)
     cmd = [str(args.agent_python), "-m", "graph.run", str(config), "--runs-dir", str(runs), "-q",
@@ -183,7 +186,7 @@ def read_results(path: Path) -> dict[tuple, dict]:
 def run_all(args, selected: list[str]) -> None:
     done = read_results(args.results)
     commit = git_commit(args.agent_root)
-    work = args.cache
+    work = args.results.with_suffix(".files")  # configs, run folders, logs: beside their results
     for budget in args.budgets:
         for name in selected:
             data = bench_datasets.prepare(name, args.cache / "data")
@@ -303,8 +306,9 @@ def report(records: dict[tuple, dict], selected: list[str], budgets: list[float]
                   + ", ".join(f"{LABEL[m]} {mean[m]:.2f}" for m in sorted(RANKED, key=mean.get)))
         total = sum(r["wall_seconds"] for row in rows.values() for r in row.values() if r)
         counted = sum(1 for row in rows.values() for r in row.values() if r)
-        print(f"\nWall time of these {counted} runs: {total / 60:.0f} min. Agent commit(s): "
-              + ", ".join(sorted({str(r["agent_commit"]) for row in rows.values() for r in [row["agent"]] if r})))
+        commits = sorted({str(row["agent"]["agent_commit"]) for row in rows.values() if row["agent"]})
+        print(f"\nWall time of these {counted} runs: {total / 60:.0f} min. "
+              f"Agent commit(s): {', '.join(commits) or 'none'}")
         shares = sorted((r["others_cpu_share"], f"{name}/{m}") for name, row in rows.items()
                         for m, r in row.items() if r and r.get("others_cpu_share") is not None)
         busy = [who for share, who in shares if share > BUSY_SHARE]
@@ -314,6 +318,10 @@ def report(records: dict[tuple, dict], selected: list[str], budgets: list[float]
                   f"{len(busy)} of {len(shares)} runs above {BUSY_SHARE:.0%}"
                   + (f" ({', '.join(busy)})" if 0 < len(busy) <= 10 else "")
                   + (": their timings, and so scores at a fixed budget, are contaminated." if busy else "."))
+
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
 
 
 def list_datasets(selected: list[str], cache: Path) -> None:
@@ -342,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="only list the data sets (Markdown)")
     parser.add_argument("--results", type=Path, default=ROOT / ".cache" / "bench" / "results.jsonl")
     parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "bench",
-                        help="data files, generated configs, run folders and logs (default .cache/bench)")
+                        help="where the data files are written (default .cache/bench)")
     parser.add_argument("--agent-python", type=Path,
                         default=Path(os.environ.get("AUTOML_AGENT_PYTHON", ROOT / ".venv" / "bin" / "python")),
                         help="the project venv's python (default $AUTOML_AGENT_PYTHON or .venv/bin/python)")
@@ -369,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         if "agent" in args.methods and not args.agent_python.exists():
             parser.error(f"no agent python at {args.agent_python}: give --agent-python or $AUTOML_AGENT_PYTHON")
         args.results.parent.mkdir(parents=True, exist_ok=True)
+        signal.signal(signal.SIGTERM, _interrupted)  # a kill ends the running peer or agent too
         try:
             run_all(args, selected)
         except KeyboardInterrupt:

@@ -37,6 +37,7 @@ every peer read exactly the same rows. Columns that leak the target or identify 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -251,8 +252,9 @@ def prepare(name: str, cache: Path, force: bool = False) -> Path:
     stratify = frame[target] if source.task == "classification" else None
     train, test = train_test_split(frame, test_size=TEST_SIZE, random_state=SEED, stratify=stratify)
     folder.mkdir(parents=True, exist_ok=True)
-    train.to_csv(folder / "train.csv", index=False)
-    test.to_csv(folder / "test.csv", index=False)
+    for part, rows in (("train", train), ("test", test)):  # written whole, then renamed: readers never see half
+        rows.to_csv(folder / f".{part}.csv.{os.getpid()}", index=False)
+        os.replace(folder / f".{part}.csv.{os.getpid()}", folder / f"{part}.csv")
     features = frame.drop(columns=[target])
     meta = {
         "name": name, "task": source.task, "group": source.group, "target": target,
@@ -267,7 +269,8 @@ def prepare(name: str, cache: Path, force: bool = False) -> Path:
         "split": {"seed": SEED, "test_size": TEST_SIZE, "max_rows": MAX_ROWS,
                   "stratified": source.task == "classification"},
     }
-    (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    (folder / f".meta.json.{os.getpid()}").write_text(json.dumps(meta, indent=1) + "\n")
+    os.replace(folder / f".meta.json.{os.getpid()}", folder / "meta.json")  # last: marks the set as ready
     return folder
 
 
