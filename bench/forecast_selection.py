@@ -52,9 +52,11 @@ WINDOW_STRIDE = 15  # years between cuts
 
 def template(component: str, n_rows: int) -> types.ModuleType:
     """The template as the built-in coder writes it for a history of n_rows years."""
-    values = {"HORIZON": HORIZON, "SEASON": SEASON} if component == "train" else {
-        "FAMILIES": list(get("timeseries").families), "N_ROWS": n_rows, "SEASON": SEASON,
-        "NONNEGATIVE": True}
+    values = (
+        {"HORIZON": HORIZON, "SEASON": SEASON}
+        if component == "train"
+        else {"FAMILIES": list(get("timeseries").families), "N_ROWS": n_rows, "SEASON": SEASON, "NONNEGATIVE": True}
+    )
     source = fill_parameters((TEMPLATES / "timeseries" / f"{component}.py").read_text(), values)
     module = types.ModuleType(f"timeseries_{component}")
     exec(compile(source, f"timeseries/{component}.py", "exec"), module.__dict__)  # noqa: S102 - our own template
@@ -64,7 +66,7 @@ def template(component: str, n_rows: int) -> types.ModuleType:
 def study_window(args: tuple[np.ndarray, int, int, int]) -> dict:
     series, cut, n_configs, seed = args
     warnings.simplefilter("ignore")
-    history, window = series[:cut], series[cut:cut + HORIZON]
+    history, window = series[:cut], series[cut : cut + HORIZON]
     space, train = template("configspace", cut).get_configspace(), template("train", cut)
     space.seed(seed)
     configs = [dict(c) for c in [space.get_default_configuration()] + list(space.sample_configuration(n_configs - 1))]
@@ -77,18 +79,23 @@ def study_window(args: tuple[np.ndarray, int, int, int]) -> dict:
     for config in configs:
         folds = [train.Forecaster(config, 0).fit(history[:o]).components(horizon) for o in origins]
         final = train.Forecaster(config, 0).fit(history).components(HORIZON)
-        for kind, pick in (("alone", lambda parts: parts["model"]),
-                           ("combined", lambda parts: np.mean(list(parts.values()), axis=0))):
-            fold_errors = [mae(series[o:o + horizon], pick(f)) for o, f in zip(origins, folds, strict=True)]
+        for kind, pick in (
+            ("alone", lambda parts: parts["model"]),
+            ("combined", lambda parts: np.mean(list(parts.values()), axis=0)),
+        ):
+            fold_errors = [mae(series[o : o + horizon], pick(f)) for o, f in zip(origins, folds, strict=True)]
             scores[kind]["cv"].append(np.mean(fold_errors))
             scores[kind]["window"].append(mae(window, pick(final)))
     # The combined CV above is what the template's own train() reports; check it once.
     data = types.SimpleNamespace(y=history, X=None, info={"metric": "mae", "cv_folds": FOLDS})
     assert abs(train.train(configs[0], data)["loss"] - scores["combined"]["cv"][0]) < 1e-9
-    row = {"cut": cut, "n": len(configs),
-           "ar": mae(window, autoregressive(history, HORIZON)[0]),
-           "seasonal_naive": mae(window, seasonal_naive(history, HORIZON, SEASON)),
-           "rho": float(spearmanr(scores["alone"]["cv"], scores["alone"]["window"]).statistic)}
+    row = {
+        "cut": cut,
+        "n": len(configs),
+        "ar": mae(window, autoregressive(history, HORIZON)[0]),
+        "seasonal_naive": mae(window, seasonal_naive(history, HORIZON, SEASON)),
+        "rho": float(spearmanr(scores["alone"]["cv"], scores["alone"]["window"]).statistic),
+    }
     for kind, s in scores.items():
         row[f"default_{kind}"] = s["window"][0]
         row[f"best_{kind}"] = s["window"][int(np.argmin(s["cv"]))]
@@ -100,18 +107,26 @@ def default_over_windows(series: np.ndarray, first_year: int, every: int) -> Non
     """The default configuration's window MAE, alone and combined, beside both baselines and
     the template's SETAR."""
     warnings.simplefilter("ignore")
-    columns = {"ar": "AR(AIC)", "seasonal_naive": "seasonal naive", "setar": "SETAR",
-               "alone": "default alone", "combined": "default combined"}
+    columns = {
+        "ar": "AR(AIC)",
+        "seasonal_naive": "seasonal naive",
+        "setar": "SETAR",
+        "alone": "default alone",
+        "combined": "default combined",
+    }
     rows = []
     train = template("train", len(series))  # filled with HORIZON and SEASON only: one for every cut
     for cut in range(100, len(series) - HORIZON + 1, every):
-        history, window = series[:cut], series[cut:cut + HORIZON]
+        history, window = series[:cut], series[cut : cut + HORIZON]
         config = dict(template("configspace", cut).get_configspace().get_default_configuration())
         parts = train.Forecaster(config, 0).fit(history).components(HORIZON)
-        forecasts = {"ar": autoregressive(history, HORIZON)[0],
-                     "seasonal_naive": seasonal_naive(history, HORIZON, SEASON),
-                     "setar": parts["threshold_autoregressive"], "alone": parts["model"],
-                     "combined": np.mean(list(parts.values()), axis=0)}
+        forecasts = {
+            "ar": autoregressive(history, HORIZON)[0],
+            "seasonal_naive": seasonal_naive(history, HORIZON, SEASON),
+            "setar": parts["threshold_autoregressive"],
+            "alone": parts["model"],
+            "combined": np.mean(list(parts.values()), axis=0),
+        }
         rows.append({"cut": cut} | {k: float(np.mean(np.abs(window - f))) for k, f in forecasts.items()})
 
     print(f"Sunspots training years, the default configuration, windows {every} years apart; window MAE:\n")
@@ -124,8 +139,11 @@ def default_over_windows(series: np.ndarray, first_year: int, every: int) -> Non
     for kind in ("alone", "combined"):
         beats = {b: sum(r[kind] < r[b] for r in rows) for b in ("ar", "seasonal_naive")}
         both = sum(r[kind] < min(r["ar"], r["seasonal_naive"]) for r in rows)
-        print(f"\ndefault {kind} beats AR in {beats['ar']} of {len(rows)} windows, seasonal naive in "
-              f"{beats['seasonal_naive']}, both in {both}.", end="")
+        print(
+            f"\ndefault {kind} beats AR in {beats['ar']} of {len(rows)} windows, seasonal naive in "
+            f"{beats['seasonal_naive']}, both in {both}.",
+            end="",
+        )
     print()
 
 
@@ -135,8 +153,9 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=7, help="pseudo-test windows, the latest ending in 1978")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--every", type=int, help="score only the default configuration, on windows this many "
-                        "years apart")
+    parser.add_argument(
+        "--every", type=int, help="score only the default configuration, on windows this many years apart"
+    )
     args = parser.parse_args()
 
     dataset = load_sunspots(HORIZON)  # its y is the training years only; the test stays sealed
@@ -147,12 +166,21 @@ def main() -> None:
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(study_window, [(series, c, args.configs, args.seed) for c in cuts]))
 
-    columns = {"ar": "AR(AIC)", "seasonal_naive": "seasonal naive",
-               "default_alone": "default alone", "best_alone": "best by CV alone", "median_alone": "median alone",
-               "default_combined": "default combined", "best_combined": "best by CV combined",
-               "median_combined": "median combined", "rho": "Spearman(CV, window)"}
-    print(f"Sunspots training years, {args.configs} configurations per window, {FOLDS}-origin CV; window MAE "
-          "(combined: averaged with AR, SETAR and seasonal naive):\n")
+    columns = {
+        "ar": "AR(AIC)",
+        "seasonal_naive": "seasonal naive",
+        "default_alone": "default alone",
+        "best_alone": "best by CV alone",
+        "median_alone": "median alone",
+        "default_combined": "default combined",
+        "best_combined": "best by CV combined",
+        "median_combined": "median combined",
+        "rho": "Spearman(CV, window)",
+    }
+    print(
+        f"Sunspots training years, {args.configs} configurations per window, {FOLDS}-origin CV; window MAE "
+        "(combined: averaged with AR, SETAR and seasonal naive):\n"
+    )
     print("| window | " + " | ".join(columns.values()) + " |")
     print("|---" * (len(columns) + 1) + "|")
 

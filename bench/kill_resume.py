@@ -26,22 +26,43 @@ sys.path.insert(0, str(ROOT))
 
 from tests.conftest import kill_after_event, kill_mid_search  # noqa: E402
 
-BOUNDARIES = [("initialize", "data sealed and profiled"), ("plan", "planned"), ("code", "wrote train"),
-              ("verify", "all components verified"), ("optimize", "search finished"),
-              ("deploy", "model refit and scored on the sealed test split"), ("trials", "3")]
+BOUNDARIES = [
+    ("initialize", "data sealed and profiled"),
+    ("plan", "planned"),
+    ("code", "wrote train"),
+    ("verify", "all components verified"),
+    ("optimize", "search finished"),
+    ("deploy", "model refit and scored on the sealed test split"),
+    ("trials", "3"),
+]
 
 
 def one_round(number: int, backend: str, trials: int) -> tuple[bool, str]:
     runs = Path(tempfile.mkdtemp(prefix="kill-resume-"))
-    args = ["configs/iris.yaml", "--set", f"optimizer.n_trials={trials}", "--set", "optimizer.workers=1",
-            "--set", f"sandbox.backend={backend}", "--set", "verify.n_configs=2", "-q"]
+    args = [
+        "configs/iris.yaml",
+        "--set",
+        f"optimizer.n_trials={trials}",
+        "--set",
+        "optimizer.workers=1",
+        "--set",
+        f"sandbox.backend={backend}",
+        "--set",
+        "verify.n_configs=2",
+        "-q",
+    ]
     node, message = BOUNDARIES[number % len(BOUNDARIES)]
     if node == "trials":
         kill_mid_search(args, runs, "iris", after_trials=int(message))
     else:
         kill_after_event(args, runs, "iris", node, message)
-    result = subprocess.run([sys.executable, "-m", "graph.run", *args, "--resume", "--runs-dir", str(runs)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [sys.executable, "-m", "graph.run", *args, "--resume", "--runs-dir", str(runs)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     run = runs / "iris"
     if result.returncode != 0:
         return False, f"{node}: resume exited {result.returncode}: {result.stderr.strip().splitlines()[-1:]}"

@@ -32,10 +32,27 @@ from graph.config import load_config  # noqa: E402
 from tools.inputs import prepare  # noqa: E402
 from tools.metrics import test_metrics  # noqa: E402
 
-CONFIGS = ["iris", "wine", "breast_cancer", "diabetes", "mnist", "fashion_mnist", "sunspots",
-           "newsgroups", "mini_newsgroups", "adult"]
-FLAML_METRIC = {"accuracy": "accuracy", "roc_auc": "roc_auc", "log_loss": "log_loss",
-                "f1_macro": "macro_f1", "r2": "r2", "rmse": "rmse", "mae": "mae"}
+CONFIGS = [
+    "iris",
+    "wine",
+    "breast_cancer",
+    "diabetes",
+    "mnist",
+    "fashion_mnist",
+    "sunspots",
+    "newsgroups",
+    "mini_newsgroups",
+    "adult",
+]
+FLAML_METRIC = {
+    "accuracy": "accuracy",
+    "roc_auc": "roc_auc",
+    "log_loss": "log_loss",
+    "f1_macro": "macro_f1",
+    "r2": "r2",
+    "rmse": "rmse",
+    "mae": "mae",
+}
 
 
 # ---- the agent ------------------------------------------------------------------------
@@ -44,9 +61,21 @@ FLAML_METRIC = {"accuracy": "accuracy", "roc_auc": "roc_auc", "log_loss": "log_l
 def run_agent(name: str, runs_dir: Path) -> tuple[dict, float]:
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "graph.run", f"configs/{name}.yaml", "--runs-dir", str(runs_dir),
-         "--set", "sandbox.backend=process", "-q"],
-        cwd=ROOT, capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "graph.run",
+            f"configs/{name}.yaml",
+            "--runs-dir",
+            str(runs_dir),
+            "--set",
+            "sandbox.backend=process",
+            "-q",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     wall = time.monotonic() - started
     if result.returncode != 0:
         raise RuntimeError(result.stderr.strip().splitlines()[-1] if result.stderr else "failed")
@@ -84,19 +113,37 @@ def _tabular(kind: str, X: pd.DataFrame, task: str):
     numeric = [c for c in X.columns if c not in categorical]
     classify = task == "classification"
     if kind == "hgb":
-        encode = ColumnTransformer([("c", OrdinalEncoder(handle_unknown="use_encoded_value",
-                                                         unknown_value=np.nan,
-                                                         encoded_missing_value=np.nan),
-                                     categorical)], remainder="passthrough")
+        encode = ColumnTransformer(
+            [
+                (
+                    "c",
+                    OrdinalEncoder(
+                        handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
+                    ),
+                    categorical,
+                )
+            ],
+            remainder="passthrough",
+        )
         mask = [True] * len(categorical) + [False] * len(numeric)
         model = (HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor)(
-            categorical_features=mask if categorical else None, random_state=0)
+            categorical_features=mask if categorical else None, random_state=0
+        )
         return make_pipeline(encode, model)
     encode = ColumnTransformer(
         [("n", make_pipeline(SimpleImputer(), StandardScaler()), numeric)]
-        + ([("c", make_pipeline(SimpleImputer(strategy="most_frequent"),
-                                OneHotEncoder(handle_unknown="ignore")), categorical)]
-           if categorical else []))
+        + (
+            [
+                (
+                    "c",
+                    make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")),
+                    categorical,
+                )
+            ]
+            if categorical
+            else []
+        )
+    )
     return make_pipeline(encode, LogisticRegression(max_iter=1000) if classify else LinearRegression())
 
 
@@ -114,8 +161,7 @@ def sklearn_default(kind: str, data, modality: str):
         model = make_pipeline(TfidfVectorizer(), LinearSVC() if kind == "hgb" else LogisticRegression(max_iter=1000))
         name = "TF-IDF + LinearSVC" if kind == "hgb" else "TF-IDF + LogReg"
     elif modality == "image":
-        model = (HistGradientBoostingClassifier(random_state=0) if kind == "hgb"
-                 else LogisticRegression(max_iter=200))
+        model = HistGradientBoostingClassifier(random_state=0) if kind == "hgb" else LogisticRegression(max_iter=200)
         name = "HGB" if kind == "hgb" else "LogReg"
     else:
         model = _tabular(kind, X, data.task)
@@ -131,12 +177,12 @@ def forecast_baseline(data, season: int):
 
     y = np.asarray(data.y_train, dtype=float)
     lags = max(2, season)
-    X = np.asarray([y[t - lags:t][::-1] for t in range(lags, len(y))])
+    X = np.asarray([y[t - lags : t][::-1] for t in range(lags, len(y))])
     model = HistGradientBoostingRegressor(random_state=0).fit(X, y[lags:])
     path = list(y)
     for _ in range(len(data.y_test)):
         path.append(float(model.predict(np.asarray([path[-lags:][::-1]]))[0]))
-    return "HGB on lags", np.asarray(path[len(y):]), None
+    return "HGB on lags", np.asarray(path[len(y) :]), None
 
 
 def flaml_run(data, metric: str, budget: float, modality: str):
@@ -146,11 +192,9 @@ def flaml_run(data, metric: str, budget: float, modality: str):
     X, X_test = _as_matrix(data.X_train), _as_matrix(data.X_test)
     settings = dict(time_budget=max(10, int(budget)), metric=FLAML_METRIC[metric], verbose=0, seed=0)
     if data.task == "forecasting":
-        train = pd.DataFrame({"ds": pd.date_range("1700", periods=len(data.y_train), freq="YS"),
-                              "y": data.y_train})
+        train = pd.DataFrame({"ds": pd.date_range("1700", periods=len(data.y_train), freq="YS"), "y": data.y_train})
         automl.fit(dataframe=train, label="y", task="ts_forecast", period=len(data.y_test), **settings)
-        test = pd.DataFrame({"ds": pd.date_range(train.ds.iloc[-1], periods=len(data.y_test) + 1,
-                                                 freq="YS")[1:]})
+        test = pd.DataFrame({"ds": pd.date_range(train.ds.iloc[-1], periods=len(data.y_test) + 1, freq="YS")[1:]})
         return np.asarray(automl.predict(test)), None
     task = "classification" if data.task == "classification" else "regression"
     if modality == "text":
@@ -185,8 +229,13 @@ def bench_one(name: str, runs_dir: Path, reuse: Path | None, flaml: bool) -> dic
     except Exception as exc:  # noqa: BLE001 - a data set that cannot run is a row saying why
         return {**row, "error": str(exc)[:200]}
     metric = metrics["metric"]
-    row.update(metric=metric, cv=metrics["cv"][metric], test=metrics["test"].get(metric),
-               wall=wall, trials=metrics["trials"]["finished"])
+    row.update(
+        metric=metric,
+        cv=metrics["cv"][metric],
+        test=metrics["test"].get(metric),
+        wall=wall,
+        trials=metrics["trials"]["finished"],
+    )
     data = prepare(config)
     modality = data.modality
     with warnings.catch_warnings():
@@ -222,16 +271,37 @@ def fmt(value) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    head = ["dataset", "metric", "agent CV", "agent test", "wall s", "trials", "sklearn HGB",
-            "sklearn linear", "FLAML (same wall)", "seasonal naive", "AR"]
+    head = [
+        "dataset",
+        "metric",
+        "agent CV",
+        "agent test",
+        "wall s",
+        "trials",
+        "sklearn HGB",
+        "sklearn linear",
+        "FLAML (same wall)",
+        "seasonal naive",
+        "AR",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['dataset']} | " + f"not run: {r['error']} |" + " |" * (len(head) - 2))
             continue
-        cells = [r["dataset"], r["metric"], fmt(r["cv"]), fmt(r["test"]), f"{r['wall']:.0f}",
-                 str(r["trials"]), fmt(r.get("sk_hgb")), fmt(r.get("sk_linear")),
-                 fmt(r.get("flaml")), fmt(r.get("seasonal_naive")), fmt(r.get("ar"))]
+        cells = [
+            r["dataset"],
+            r["metric"],
+            fmt(r["cv"]),
+            fmt(r["test"]),
+            f"{r['wall']:.0f}",
+            str(r["trials"]),
+            fmt(r.get("sk_hgb")),
+            fmt(r.get("sk_linear")),
+            fmt(r.get("flaml")),
+            fmt(r.get("seasonal_naive")),
+            fmt(r.get("ar")),
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -261,8 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         print(table(rows[-1:]).splitlines()[-1], file=sys.stderr, flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=str))
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                            capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     print(f"\nMeasured at commit {commit} on {time.strftime('%Y-%m-%d')}.\n")
     print(table(rows))
     return 0

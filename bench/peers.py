@@ -48,8 +48,11 @@ def score(task: str, y_true: pd.Series, y_pred, proba: pd.DataFrame | None) -> d
 
     if task == "regression":
         y_pred = np.asarray(y_pred, dtype=float)
-        return {"r2": metrics.r2_score(y_true, y_pred), "rmse": metrics.root_mean_squared_error(y_true, y_pred),
-                "mae": metrics.mean_absolute_error(y_true, y_pred)}
+        return {
+            "r2": metrics.r2_score(y_true, y_pred),
+            "rmse": metrics.root_mean_squared_error(y_true, y_pred),
+            "mae": metrics.mean_absolute_error(y_true, y_pred),
+        }
     out = {"accuracy": metrics.accuracy_score(y_true.astype(str), np.asarray(y_pred).astype(str))}
     if proba is not None and proba.shape[1] == 2:
         positive = sorted(proba.columns, key=str)[1]
@@ -74,8 +77,16 @@ def run_flaml(X, y, X_test, task, budget, cores):
         X[c] = pd.Categorical(_as_text(X[c]), categories=levels)
         X_test[c] = pd.Categorical(_as_text(X_test[c]), categories=levels)
     automl = AutoML()
-    automl.fit(X, y, task=task, metric="accuracy" if task == "classification" else "r2", time_budget=budget,
-               n_jobs=cores, seed=0, verbose=0)
+    automl.fit(
+        X,
+        y,
+        task=task,
+        metric="accuracy" if task == "classification" else "r2",
+        time_budget=budget,
+        n_jobs=cores,
+        seed=0,
+        verbose=0,
+    )
     pred = automl.predict(X_test)
     proba = None
     if task == "classification":
@@ -88,9 +99,13 @@ def run_autogluon(X, y, X_test, task, budget, cores):
 
     label = "__target__"
     with tempfile.TemporaryDirectory(prefix="bench-ag-") as path:
-        predictor = TabularPredictor(label=label, eval_metric="accuracy" if task == "classification" else "r2",
-                                     problem_type=None if task == "classification" else "regression",
-                                     path=path, verbosity=0)
+        predictor = TabularPredictor(
+            label=label,
+            eval_metric="accuracy" if task == "classification" else "r2",
+            problem_type=None if task == "classification" else "regression",
+            path=path,
+            verbosity=0,
+        )
         predictor.fit(X.assign(**{label: y}), presets="medium_quality", time_limit=budget, num_cpus=cores)
         pred = predictor.predict(X_test)
         proba = predictor.predict_proba(X_test) if task == "classification" else None
@@ -120,7 +135,8 @@ def run_hgb(X, y, X_test, task, budget, cores):
 
     X, X_test, mask = _encoded(X, X_test)
     model = (HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor)(
-        categorical_features=mask if any(mask) else None)
+        categorical_features=mask if any(mask) else None
+    )
     model.fit(X, y)
     proba = pd.DataFrame(model.predict_proba(X_test), columns=model.classes_) if task == "classification" else None
     return model.predict(X_test), proba, {}
@@ -137,16 +153,26 @@ def run_linear(X, y, X_test, task, budget, cores):
     texts = text_columns(X)
     strings = [c for c in _strings(X) if c not in texts]
     numbers = [c for c in X.columns if c not in strings and c not in texts]
-    parts = [("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numbers),
-             ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
-                                   OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5)), strings)]
+    parts = [
+        ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numbers),
+        (
+            "cat",
+            make_pipeline(
+                SimpleImputer(strategy="most_frequent"),
+                OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5),
+            ),
+            strings,
+        ),
+    ]
     parts += [(f"text_{c}", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True), c) for c in texts]
     for c in strings + texts:
         X[c], X_test[c] = _as_text(X[c]), _as_text(X_test[c])
         if c in texts:
             X[c], X_test[c] = X[c].fillna(""), X_test[c].fillna("")
-    model = make_pipeline(ColumnTransformer([p for p in parts if len(p[2]) or isinstance(p[2], str)]),
-                          LogisticRegression(max_iter=2000) if task == "classification" else Ridge())
+    model = make_pipeline(
+        ColumnTransformer([p for p in parts if len(p[2]) or isinstance(p[2], str)]),
+        LogisticRegression(max_iter=2000) if task == "classification" else Ridge(),
+    )
     model.fit(X, y)
     classes = model.classes_ if task == "classification" else None
     proba = pd.DataFrame(model.predict_proba(X_test), columns=classes) if task == "classification" else None
@@ -176,8 +202,13 @@ def main() -> None:
     fit_started = time.monotonic()
     pred, proba, info = METHODS[args.method](X, y, X_test, task, args.budget, args.cores)
     fit_seconds = time.monotonic() - fit_started
-    result = {"metrics": score(task, y_test, pred, proba), "fit_seconds": fit_seconds,
-              "process_seconds": time.monotonic() - STARTED, "cores": args.cores, "info": info}
+    result = {
+        "metrics": score(task, y_test, pred, proba),
+        "fit_seconds": fit_seconds,
+        "process_seconds": time.monotonic() - STARTED,
+        "cores": args.cores,
+        "info": info,
+    }
     args.out.write_text(json.dumps(result, default=str) + "\n")
 
 

@@ -56,9 +56,15 @@ def load_dev(data: Path, rows: int) -> list[tuple[str, str, object]]:
             pick = np.random.default_rng(0).choice(len(y), rows, replace=False)
             X, y = X.iloc[pick].reset_index(drop=True), y[pick]
         numeric, categorical = column_types(X)
-        info = {"task": meta["task"], "metric": "accuracy" if meta["task"] == "classification" else "r2",
-                "cv_folds": 3, "seed": 0, "n_rows": len(y), "numeric_columns": numeric,
-                "categorical_columns": categorical}
+        info = {
+            "task": meta["task"],
+            "metric": "accuracy" if meta["task"] == "classification" else "r2",
+            "cv_folds": 3,
+            "seed": 0,
+            "n_rows": len(y),
+            "numeric_columns": numeric,
+            "categorical_columns": categorical,
+        }
         if meta["task"] == "classification":
             info.update(classes=np.unique(y).tolist(), n_classes=len(np.unique(y)))
         sets.append((meta["name"], meta["task"], types.SimpleNamespace(X=X, y=y, info=info)))
@@ -67,8 +73,9 @@ def load_dev(data: Path, rows: int) -> list[tuple[str, str, object]]:
 
 def template_namespace(component: str, values: dict) -> dict:
     namespace: dict = {}
-    exec(compile(fill_parameters(get("tabular").source(component), values), f"tabular/{component}.py", "exec"),
-         namespace)
+    exec(
+        compile(fill_parameters(get("tabular").source(component), values), f"tabular/{component}.py", "exec"), namespace
+    )
     return namespace
 
 
@@ -76,8 +83,10 @@ def candidates(task: str, per_family: int) -> list[dict]:
     """Each family's default and random configurations, as partial configurations (what
     differs from nothing: the family and its own hyperparameters)."""
     families = list(get("tabular").families)
-    space_module = template_namespace("configspace", {"TASK": task, "FAMILIES": families, "HAS_CATEGORICAL": False,
-                                                      "HAS_MISSING": False, "N_ROWS": 1500})
+    space_module = template_namespace(
+        "configspace",
+        {"TASK": task, "FAMILIES": families, "HAS_CATEGORICAL": False, "HAS_MISSING": False, "N_ROWS": 1500},
+    )
     space = space_module["get_configspace"]()
     out = []
     for family in families:
@@ -112,8 +121,12 @@ def score(sets: list, configs: list[dict], timeout: float) -> tuple[np.ndarray, 
                     outcome = sandbox.call("train", module="train.py", data="train.pkl", config=config, seed=0)
                     if outcome.ok:
                         losses[i, j], seconds[i, j] = outcome.result["loss"], outcome.elapsed
-        print(f"{name}: best loss {np.nanmin(losses[i]):.4f}, {np.nansum(seconds[i]):.0f} s, "
-              f"{int(np.isnan(losses[i]).sum())} failed or timed out", file=sys.stderr, flush=True)
+        print(
+            f"{name}: best loss {np.nanmin(losses[i]):.4f}, {np.nansum(seconds[i]):.0f} s, "
+            f"{int(np.isnan(losses[i]).sum())} failed or timed out",
+            file=sys.stderr,
+            flush=True,
+        )
     return losses, seconds
 
 
@@ -144,8 +157,10 @@ def main() -> int:
     args = parser.parse_args()
     sets = load_dev(args.data, args.rows)
     if not sets:
-        print(f"no development data sets under {args.data}; run bench/automl_benchmark.py --prepare first",
-              file=sys.stderr)
+        print(
+            f"no development data sets under {args.data}; run bench/automl_benchmark.py --prepare first",
+            file=sys.stderr,
+        )
         return 2
     portfolio = {}
     for task in ("classification", "regression"):
@@ -159,8 +174,10 @@ def main() -> int:
         best, median = np.nanmin(losses, 1, keepdims=True), np.nanmedian(losses, 1, keepdims=True)
         alone = np.nanmean((losses - best) / np.maximum(median - best, 1e-12), axis=0)
         for rank, j in enumerate(chosen, start=1):
-            print(f"| {rank} | {configs[j]['model']} | {alone[j]:.2f} | {seconds[:, j].mean():.2f} | "
-                  f"`{json.dumps(configs[j])}` |")
+            print(
+                f"| {rank} | {configs[j]['model']} | {alone[j]:.2f} | {seconds[:, j].mean():.2f} | "
+                f"`{json.dumps(configs[j])}` |"
+            )
         portfolio[task] = [configs[j] for j in chosen]
     print("\nPORTFOLIO = " + json.dumps(portfolio, indent=1))
     return 0

@@ -28,15 +28,36 @@ def run(configs: list[str], trials: int, backend: str, workers: int) -> dict:
     summary = {}
     for name in configs:
         runs = Path(tempfile.mkdtemp(prefix="same-trials-"))
-        subprocess.run([sys.executable, "-m", "graph.run", f"configs/{name}.yaml", "--runs-dir", str(runs), "-q",
-                        "--set", f"optimizer.n_trials={trials}", "--set", "optimizer.walltime=100000",
-                        "--set", f"sandbox.backend={backend}", "--set", f"optimizer.workers={workers}"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "graph.run",
+                f"configs/{name}.yaml",
+                "--runs-dir",
+                str(runs),
+                "-q",
+                "--set",
+                f"optimizer.n_trials={trials}",
+                "--set",
+                "optimizer.walltime=100000",
+                "--set",
+                f"sandbox.backend={backend}",
+                "--set",
+                f"optimizer.workers={workers}",
+            ],
+            check=True,
+        )
         folder = next(runs.iterdir())
         rows = list(csv.DictReader(open(folder / "trials.csv")))
         metrics = json.loads((folder / "metrics.json").read_text())
-        summary[name] = {"trials": [{k: v for k, v in r.items() if k.startswith("config.") or k in ("status", "loss")}
-                                    for r in rows],
-                         "test": metrics["test"], "incumbent": metrics["incumbent"]}
+        summary[name] = {
+            "trials": [
+                {k: v for k, v in r.items() if k.startswith("config.") or k in ("status", "loss")} for r in rows
+            ],
+            "test": metrics["test"],
+            "incumbent": metrics["incumbent"],
+        }
         print(name, len(rows), metrics["test"], flush=True)
     return summary
 
@@ -44,6 +65,7 @@ def run(configs: list[str], trials: int, backend: str, workers: int) -> dict:
 def compare(before: dict, after: dict) -> bool:
     same = True
     for name in before:
+
         def plain(trials):
             return [{k: v for k, v in t.items() if v not in ("", None)} for t in trials]
 
@@ -51,8 +73,10 @@ def compare(before: dict, after: dict) -> bool:
         differ = [i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y]
         equal = not differ and len(a) == len(b) and before[name]["test"] == after[name]["test"]
         same &= equal
-        print(f"{name}: {len(a)} vs {len(b)} trials, {len(differ)} differ; test scores "
-              f"{'identical' if before[name]['test'] == after[name]['test'] else 'differ'}: {after[name]['test']}")
+        print(
+            f"{name}: {len(a)} vs {len(b)} trials, {len(differ)} differ; test scores "
+            f"{'identical' if before[name]['test'] == after[name]['test'] else 'differ'}: {after[name]['test']}"
+        )
     return same
 
 

@@ -51,7 +51,7 @@ from tools.dask_trials import DaskTrials  # noqa: E402
 
 TEMPLATES = ROOT / "tools" / "templates" / "tabular"
 TRIVIAL = "def train(config, data, seed=0, budget=None):\n    return {'loss': 0.0}\n"
-STAND_IN_TRAIN = '''
+STAND_IN_TRAIN = """
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
@@ -66,8 +66,8 @@ def train(config, data, seed=0, budget=None):
         model = LogisticRegression(C=config["linear:C"], max_iter=1000)
     score = cross_val_score(make_pipeline(StandardScaler(), model), data.X, data.y, cv=5).mean()
     return {"loss": 1.0 - float(score)}
-'''
-STAND_IN_SPACE = '''
+"""
+STAND_IN_SPACE = """
 from ConfigSpace import Categorical, ConfigurationSpace, EqualsCondition, Float, Integer
 
 
@@ -77,7 +77,7 @@ def get_configspace():
     c, k = Float("linear:C", (1e-4, 1e4), log=True), Integer("knn:n_neighbors", (1, 30))
     cs.add(model, c, k, EqualsCondition(c, model, "linear"), EqualsCondition(k, model, "knn"))
     return cs
-'''
+"""
 # The per-call iris trial: a fixed, quick configuration both trainers understand.
 IRIS_CONFIG = {"model": "linear", "scaler": "standard", "class_weight": "none", "linear:C": 1.0}
 
@@ -94,8 +94,15 @@ def make_workspace(root: Path) -> Workspace:
         (code / "train.py").write_text(STAND_IN_TRAIN)
         (code / "configspace.py").write_text(STAND_IN_SPACE)
     X, y = load_iris(return_X_y=True, as_frame=True)
-    info = {"task": "classification", "metric": "accuracy", "n_rows": len(X), "n_classes": 3,
-            "cv_folds": 5, "numeric_columns": list(X.columns), "categorical_columns": []}
+    info = {
+        "task": "classification",
+        "metric": "accuracy",
+        "n_rows": len(X),
+        "n_classes": 3,
+        "cv_folds": 5,
+        "numeric_columns": list(X.columns),
+        "categorical_columns": [],
+    }
     with open(data / "train.pkl", "wb") as fh:
         pickle.dump({"X": X, "y": y.to_numpy(), "info": info}, fh)
     return Workspace(code=code, data=data)
@@ -132,8 +139,9 @@ def dask_trainer(trials: DaskTrials, module: str) -> Callable[[dict], float]:
     return run
 
 
-def time_calls(runs: dict[str, Callable[[dict], float]], config: dict, n: int,
-               pause: float = 0.0) -> dict[str, list[float]]:
+def time_calls(
+    runs: dict[str, Callable[[dict], float]], config: dict, n: int, pause: float = 0.0
+) -> dict[str, list[float]]:
     """ms per call of each runner, taken in turns so that load from elsewhere on the
     machine falls on every backend alike; `pause` seconds before each call stand for the
     optimizer's own work between trials (the worker forks the next child meanwhile)."""
@@ -153,8 +161,7 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1]
 
 
-def smac_runs(runs: dict[str, Callable[[dict], float]], space_json: dict, trials: int,
-              out: Path) -> dict[str, float]:
+def smac_runs(runs: dict[str, Callable[[dict], float]], space_json: dict, trials: int, out: Path) -> dict[str, float]:
     """Seconds each runner spends in a `trials`-trial HPO-facade run (ask, evaluate, tell).
 
     The runs advance in lockstep, one trial each in turn, so that load from elsewhere on
@@ -170,17 +177,16 @@ def smac_runs(runs: dict[str, Callable[[dict], float]], space_json: dict, trials
     optimizers = {}
     for name in runs:
         space = ConfigurationSpace.from_serialized_dict(copy.deepcopy(space_json))  # it pops
-        scenario = Scenario(space, deterministic=True, n_trials=trials, seed=0,
-                            output_directory=out / name, name="bench")
-        optimizers[name] = HyperparameterOptimizationFacade(scenario, unused, overwrite=True,
-                                                            logging_level=40)
+        scenario = Scenario(
+            space, deterministic=True, n_trials=trials, seed=0, output_directory=out / name, name="bench"
+        )
+        optimizers[name] = HyperparameterOptimizationFacade(scenario, unused, overwrite=True, logging_level=40)
     spent = dict.fromkeys(runs, 0.0)
     for _ in range(trials):
         for name, run in runs.items():
             started = time.perf_counter()
             info = optimizers[name].ask()
-            config = {k: v.item() if hasattr(v, "item") else v
-                      for k, v in dict(info.config).items()}
+            config = {k: v.item() if hasattr(v, "item") else v for k, v in dict(info.config).items()}
             trial_start = time.perf_counter()
             loss = run(config)
             trial_time = time.perf_counter() - trial_start
@@ -212,7 +218,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp, ExitStack() as stack:
         workspace = make_workspace(Path(tmp))
         trainers: dict[str, Callable[[str], Callable[[dict], float]]] = {
-            "in-process": lambda module: in_process_trainer(workspace, module)}
+            "in-process": lambda module: in_process_trainer(workspace, module)
+        }
         sandboxes = {}
         for name in backends:
             started = time.perf_counter()
@@ -223,35 +230,40 @@ def main(argv: list[str] | None = None) -> None:
             recipe = {"backend": name, "workspace": workspace, "limits": limits, "name": f"bench-dask-{name}"}
             trials = stack.enter_context(DaskTrials("local", 1, recipe))
             trainers[f"{name}+dask"] = lambda module, t=trials: dask_trainer(t, module)
-        space = sandboxes[backends[0]].call("configspace", module="configspace.py",
-                                            n_samples=1).result["configspace"] if backends else None
-        cases = (("trivial, back-to-back", "trivial.py", {}, args.calls, 0.0),
-                 ("trivial, 50 ms apart", "trivial.py", {}, args.calls, 0.05),
-                 ("iris trial, back-to-back", "train.py", IRIS_CONFIG, args.iris_calls, 0.0),
-                 ("iris trial, 50 ms apart", "train.py", IRIS_CONFIG, args.iris_calls, 0.05))
+        space = (
+            sandboxes[backends[0]].call("configspace", module="configspace.py", n_samples=1).result["configspace"]
+            if backends
+            else None
+        )
+        cases = (
+            ("trivial, back-to-back", "trivial.py", {}, args.calls, 0.0),
+            ("trivial, 50 ms apart", "trivial.py", {}, args.calls, 0.05),
+            ("iris trial, back-to-back", "train.py", IRIS_CONFIG, args.iris_calls, 0.0),
+            ("iris trial, 50 ms apart", "train.py", IRIS_CONFIG, args.iris_calls, 0.05),
+        )
         for label, module, config, n, pause in cases:
-            times = time_calls({name: make(module) for name, make in trainers.items()},
-                               config, n, pause)
+            times = time_calls({name: make(module) for name, make in trainers.items()}, config, n, pause)
             for name, values in times.items():
                 # Overhead per call: this backend's call minus the in-process call of
                 # the same turn.
                 extra = [a - b for a, b in zip(values, times["in-process"], strict=True)]
-                rows.append((label, name, statistics.median(values), p95(values),
-                             statistics.median(extra), p95(extra)))
+                rows.append((label, name, statistics.median(values), p95(values), statistics.median(extra), p95(extra)))
         if args.trials and space is not None:
-            runs = smac_runs({name: make("train.py") for name, make in trainers.items()},
-                             space, args.trials, Path(tmp) / "smac")
+            runs = smac_runs(
+                {name: make("train.py") for name, make in trainers.items()}, space, args.trials, Path(tmp) / "smac"
+            )
     print_table(rows, runs, args.trials)
 
 
 def print_table(rows: list[tuple], runs: dict[str, float], trials: int) -> None:
     print()
-    print(f"{'function':<25} {'backend':<13} {'median ms':>10} {'p95 ms':>8} "
-          f"{'overhead median ms':>19} {'overhead p95 ms':>16}")
+    print(
+        f"{'function':<25} {'backend':<13} {'median ms':>10} {'p95 ms':>8} "
+        f"{'overhead median ms':>19} {'overhead p95 ms':>16}"
+    )
     for label, name, med, high, over_med, over_high in rows:
         overhead = ("-", "-") if name == "in-process" else (f"{over_med:.1f}", f"{over_high:.1f}")
-        print(f"{label:<25} {name:<13} {med:>10.1f} {high:>8.1f} "
-              f"{overhead[0]:>19} {overhead[1]:>16}")
+        print(f"{label:<25} {name:<13} {med:>10.1f} {high:>8.1f} {overhead[0]:>19} {overhead[1]:>16}")
     if runs:
         base = runs["in-process"]
         print()

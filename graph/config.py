@@ -52,18 +52,27 @@ class OptimizerConfig(Section):
     facade: Literal[("auto", *FACADES)] = "auto"
     n_trials: int = Field(50, ge=1, description="SMAC trials (configurations evaluated)")
     walltime: float = Field(600.0, gt=0, description="wall-clock budget of the search, seconds")
-    workers: int = Field("auto", ge=1, le=64, validate_default=True,
-                         description="parallel trials, one warm sandbox each; auto: one per usable core")
+    workers: int = Field(
+        "auto",
+        ge=1,
+        le=64,
+        validate_default=True,
+        description="parallel trials, one warm sandbox each; auto: one per usable core",
+    )
     dask: str | None = Field(
-        None, description="run the trials on Dask: 'local' starts a LocalCluster of `workers` processes, "
-                          "tcp://host:port uses the workers of a running scheduler (they need the run "
-                          "folder at the same path); default: threads in this process")
+        None,
+        description="run the trials on Dask: 'local' starts a LocalCluster of `workers` processes, "
+        "tcp://host:port uses the workers of a running scheduler (they need the run "
+        "folder at the same path); default: threads in this process",
+    )
     cv_folds: int = Field(5, ge=2, le=20, description="cross-validation folds inside the training split")
     families: list[Literal[all_families()]] | None = Field(
-        None, description="restrict the model families (those that serve the data are kept)")
+        None, description="restrict the model families (those that serve the data are kept)"
+    )
     max_crash_share: float = Field(0.5, ge=0, le=1, description="stop and recode above this share of crashed trials")
     crash_check_after: int = Field(
-        5, ge=1, description="trials of a training function before its crash share is judged")
+        5, ge=1, description="trials of a training function before its crash share is judged"
+    )
 
     @field_validator("workers", mode="before")
     @classmethod
@@ -82,19 +91,22 @@ class OptimizerConfig(Section):
             return address
         parts = urlsplit(address)
         if parts.scheme not in ("tcp", "tls") or not parts.port:
-            raise ValueError(f"optimizer.dask: expected 'local' or a scheduler address such as "
-                             f"tcp://host:8786, got {address!r}")
+            raise ValueError(
+                f"optimizer.dask: expected 'local' or a scheduler address such as tcp://host:8786, got {address!r}"
+            )
         return address
 
 
 class CoderConfig(Section):
     max_code_attempts: int = Field(3, ge=1, le=20, description="attempts per component before giving up")
     fallback: Literal["builtin", "stop"] = Field(
-        "builtin", description="when an LLM coder's attempts are used up: builtin = the template "
-        "coder writes that component once more, stop = the run stops with the verifier's report")
+        "builtin",
+        description="when an LLM coder's attempts are used up: builtin = the template "
+        "coder writes that component once more, stop = the run stops with the verifier's report",
+    )
     max_recodes: int = Field(
-        2, ge=0, le=10,
-        description="times an LLM training function whose trials crash goes back to its coder")
+        2, ge=0, le=10, description="times an LLM training function whose trials crash goes back to its coder"
+    )
 
 
 class VerifyConfig(Section):
@@ -113,8 +125,7 @@ class SandboxConfig(Section):
 
     def limits(self, timeout: float | None = None) -> Limits:
         """What one sandbox call may use (the trial timeout unless given)."""
-        return Limits(timeout=timeout or self.trial_timeout, memory_mb=self.memory_mb, cpus=self.cpus,
-                      pids=self.pids)
+        return Limits(timeout=timeout or self.trial_timeout, memory_mb=self.memory_mb, cpus=self.cpus, pids=self.pids)
 
 
 class RunConfig(Section):
@@ -129,8 +140,10 @@ class RunConfig(Section):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     checkpoints: str | None = Field(
-        None, description="PostgreSQL URL for the LangGraph checkpoints (postgresql://user@host:port/db); "
-                          "default: SQLite in the run folder")
+        None,
+        description="PostgreSQL URL for the LangGraph checkpoints (postgresql://user@host:port/db); "
+        "default: SQLite in the run folder",
+    )
 
     @field_validator("name")
     @classmethod
@@ -150,8 +163,10 @@ class RunConfig(Section):
             raise ValueError(f"checkpoints: expected a postgresql:// URL, got {url!r}")
         if parts.password:
             # The resolved config is saved in the run folder; libpq reads passwords elsewhere.
-            raise ValueError("checkpoints: keep the password out of the URL (it is saved in the run folder); "
-                             "set PGPASSWORD or use ~/.pgpass")
+            raise ValueError(
+                "checkpoints: keep the password out of the URL (it is saved in the run folder); "
+                "set PGPASSWORD or use ~/.pgpass"
+            )
         return url
 
     @model_validator(mode="after")
@@ -212,8 +227,9 @@ def read_yaml(text: str, where: str) -> Any:
             return sizes[id(node)]
 
         if root is not None and expanded(root) > MAX_YAML_VALUES:
-            raise ConfigError(f"{where}: expands to more than {MAX_YAML_VALUES} values (YAML aliases); "
-                              "write the config out plainly")
+            raise ConfigError(
+                f"{where}: expands to more than {MAX_YAML_VALUES} values (YAML aliases); write the config out plainly"
+            )
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

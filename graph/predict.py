@@ -46,9 +46,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("run", help="a finished run folder, e.g. runs/iris")
     parser.add_argument("data", help="rows to predict: .csv, .parquet, or .npz with an X array")
     parser.add_argument("-o", "--output", help="CSV file to write (default: standard output)")
-    parser.add_argument("--backend", choices=BACKENDS, default="auto",
-                        help="sandbox to predict in, chosen as a run chooses it (default: auto); "
-                             "never taken from the run folder, which may come from anywhere")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="sandbox to predict in, chosen as a run chooses it (default: auto); "
+        "never taken from the run folder, which may come from anywhere",
+    )
     return parser.parse_args(argv)
 
 
@@ -56,8 +60,9 @@ def finished_run(run_dir: Path) -> Path:
     model = RunFolder.ENSEMBLE if (run_dir / RunFolder.ENSEMBLE).exists() else f"{RunFolder.MODEL}/{SANDBOX_MODEL}"
     for name in (model, f"{RunFolder.CODE}/{SANDBOX_FINAL_TRAIN}", RunFolder.CONFIG, RunFolder.MODEL_INPUTS):
         if not (run_dir / name).exists():
-            raise ConfigError(f"{run_dir}: not a finished run (no {name}); finish it with "
-                              "python -m graph.run CONFIG --resume")
+            raise ConfigError(
+                f"{run_dir}: not a finished run (no {name}); finish it with python -m graph.run CONFIG --resume"
+            )
     return run_dir
 
 
@@ -73,8 +78,9 @@ def read_rows(path: Path, model: ModelInputs):
             X = arrays["X"]
         expected = (len(model.columns),) if model.table else tuple(model.row_shape)
         if X.shape[1:] != expected:
-            raise ConfigError(f"{path}: X has rows of shape {X.shape[1:]}; the model was trained on rows of "
-                              f"shape {expected}")
+            raise ConfigError(
+                f"{path}: X has rows of shape {X.shape[1:]}; the model was trained on rows of shape {expected}"
+            )
         if model.table:  # a table saved as arrays: the training column names
             return clean_features(pd.DataFrame(X, columns=model.columns))
         return X
@@ -103,8 +109,10 @@ def model_inputs(run_dir: Path) -> ModelInputs:
     try:
         return ModelInputs(**json.loads((run_dir / RunFolder.MODEL_INPUTS).read_text()))
     except (OSError, ValueError, TypeError) as exc:
-        raise ConfigError(f"{run_dir}: cannot read {RunFolder.MODEL_INPUTS} ({type(exc).__name__}); "
-                          "it is written by this version's initialize: run the config again") from None
+        raise ConfigError(
+            f"{run_dir}: cannot read {RunFolder.MODEL_INPUTS} ({type(exc).__name__}); "
+            "it is written by this version's initialize: run the config again"
+        ) from None
 
 
 def deployed_members(run_dir: Path) -> list[dict]:
@@ -113,8 +121,10 @@ def deployed_members(run_dir: Path) -> list[dict]:
     if not path.exists():
         return [{"artifact": SANDBOX_MODEL, "weight": 1.0}]
     try:
-        members = [{"artifact": str(m["artifact"]), "weight": float(m["weight"])}
-                   for m in json.loads(path.read_text())["members"]]
+        members = [
+            {"artifact": str(m["artifact"]), "weight": float(m["weight"])}
+            for m in json.loads(path.read_text())["members"]
+        ]
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not an ensemble description ({type(exc).__name__})") from None
     if not members or not all(MEMBER_ARTIFACT.fullmatch(m["artifact"]) for m in members):
@@ -132,13 +142,18 @@ def predict(run_dir: Path, rows, backend: str, classes: list | None) -> dict:
         with open(Path(folder) / FEATURES, "wb") as fh:
             pickle.dump({"X": rows}, fh, protocol=pickle.HIGHEST_PROTOCOL)
         (Path(folder) / FEATURES).chmod(0o644)
-        workspace = Workspace(code=run_dir / RunFolder.CODE, data=Path(folder), artifacts=run_dir / RunFolder.MODEL,
-                              artifacts_writable=False)
+        workspace = Workspace(
+            code=run_dir / RunFolder.CODE,
+            data=Path(folder),
+            artifacts=run_dir / RunFolder.MODEL,
+            artifacts_writable=False,
+        )
         with open_sandbox(backend, workspace, limits, name=f"{run_dir.name}-predict") as sandbox:
             results = []
             for member in members:
-                outcome = sandbox.call("predict", module=SANDBOX_FINAL_TRAIN, artifact=member["artifact"],
-                                       predict=FEATURES)
+                outcome = sandbox.call(
+                    "predict", module=SANDBOX_FINAL_TRAIN, artifact=member["artifact"], predict=FEATURES
+                )
                 if not outcome.ok:
                     raise RuntimeError(f"the model failed to predict: {outcome.describe()}")
                 results.append(outcome.result)

@@ -39,8 +39,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("config", help="run configuration (YAML), e.g. configs/iris.yaml")
     parser.add_argument("--resume", action="store_true", help="continue the run of this config")
     parser.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config field for this run, e.g. optimizer.n_trials=20")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field for this run, e.g. optimizer.n_trials=20",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="only the summary")
     return parser.parse_args(argv)
 
@@ -61,8 +67,16 @@ def find_run(runs_dir: Path, name: str) -> Path | None:
 
 
 # Fields a --resume may change (printed, applied); any other change is refused, naming it.
-SAFE_ON_RESUME = ("optimizer.n_trials", "optimizer.walltime", "optimizer.workers", "llm.max_tokens",
-                  "llm.max_cost_usd", "llm.max_output_tokens", "sandbox.trial_timeout", "sandbox.memory_mb")
+SAFE_ON_RESUME = (
+    "optimizer.n_trials",
+    "optimizer.walltime",
+    "optimizer.workers",
+    "llm.max_tokens",
+    "llm.max_cost_usd",
+    "llm.max_output_tokens",
+    "sandbox.trial_timeout",
+    "sandbox.memory_mb",
+)
 EXTENDS_SEARCH = ("optimizer.n_trials", "optimizer.walltime")
 
 
@@ -97,8 +111,9 @@ def open_checkpoints(config: RunConfig, run_dir: Path):
     repeat across machines that share the database)."""
     in_postgres, in_sqlite = (run_dir / RUN_ID).exists(), (run_dir / SQLITE).exists()
     if config.checkpoints and in_sqlite:
-        raise ConfigError(f"{run_dir}: its checkpoints are in {SQLITE}, not PostgreSQL; "
-                          "resume it with checkpoints unset")
+        raise ConfigError(
+            f"{run_dir}: its checkpoints are in {SQLITE}, not PostgreSQL; resume it with checkpoints unset"
+        )
     if not config.checkpoints and in_postgres:
         raise ConfigError(f"{run_dir}: its checkpoints are in PostgreSQL; resume it with the same checkpoints URL")
     if not config.checkpoints:
@@ -108,8 +123,14 @@ def open_checkpoints(config: RunConfig, run_dir: Path):
     check_postgres(config.checkpoints)  # on --resume too: the pool would wait 30 s, then raise
     # A pool that checks each connection before lending it: a search runs for hours, and a
     # connection cut meanwhile (a server restart, an idle reaper) is replaced, not fatal.
-    with ConnectionPool(config.checkpoints, min_size=1, max_size=2, open=True, check=ConnectionPool.check_connection,
-                        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}) as pool:
+    with ConnectionPool(
+        config.checkpoints,
+        min_size=1,
+        max_size=2,
+        open=True,
+        check=ConnectionPool.check_connection,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+    ) as pool:
         saver = PostgresSaver(pool)
         saver.setup()  # creates or migrates LangGraph's tables; a no-op when they are current
         if not in_postgres:
@@ -123,8 +144,10 @@ def llm_usage_line(values: dict) -> str | None:
     if not usage:
         return None
     run = usage["run"]
-    line = (f"  LLM        {usage['endpoint']['model']}: {run['calls']} calls, {run['input_tokens']} "
-            f"tokens in, {run['output_tokens']} out, {run['cost_usd']:.4f} USD")
+    line = (
+        f"  LLM        {usage['endpoint']['model']}: {run['calls']} calls, {run['input_tokens']} "
+        f"tokens in, {run['output_tokens']} out, {run['cost_usd']:.4f} USD"
+    )
     if usage.get("budget_exceeded"):
         line += " (budget reached)"
     return line
@@ -141,8 +164,10 @@ def model_line(metrics: dict) -> str:
     if not ensemble:
         return str(metrics["incumbent"].get("model", "?"))
     families = ", ".join(dict.fromkeys(str(m["config"].get("model", "?")) for m in ensemble["members"]))
-    return (f"an ensemble of {len(ensemble['members'])} trials ({families}); the single best has CV "
-            f"{ensemble['single_cv']:.4f}")
+    return (
+        f"an ensemble of {len(ensemble['members'])} trials ({families}); the single best has CV "
+        f"{ensemble['single_cv']:.4f}"
+    )
 
 
 def summary(values: dict) -> str:
@@ -218,8 +243,9 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 run_dir = new_run_dir(runs_dir, config.name)
             except OSError as exc:  # a file, under a file, read-only, ...
-                raise ConfigError(f"--runs-dir {runs_dir}: cannot make a run folder there "
-                                  f"({exc.strerror or first_line(exc)})") from None
+                raise ConfigError(
+                    f"--runs-dir {runs_dir}: cannot make a run folder there ({exc.strerror or first_line(exc)})"
+                ) from None
     except (ConfigError, DatasetError, SandboxError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -243,8 +269,10 @@ def apply_resume_changes(graph, thread: dict, existing, config: RunConfig):
     changes = config_changes(existing.values["config"], given)
     refused = [key for key in changes if key not in SAFE_ON_RESUME]
     if refused:
-        raise ConfigError(f"--resume: {', '.join(refused)} differ from the run's config and cannot change on a "
-                          "resume; change them back, or start a new run without --resume")
+        raise ConfigError(
+            f"--resume: {', '.join(refused)} differ from the run's config and cannot change on a "
+            "resume; change them back, or start a new run without --resume"
+        )
     if not changes:
         return existing
     for key, (old, new) in changes.items():
@@ -258,8 +286,10 @@ def apply_resume_changes(graph, thread: dict, existing, config: RunConfig):
         try:
             graph.update_state(thread, update)
         except InvalidUpdateError:  # mid fan-out: no single node to attribute the change to
-            raise ConfigError(f"--resume: {', '.join(changes)} cannot change at this point of the run; change "
-                              "them back and resume, then change them on a later resume") from None
+            raise ConfigError(
+                f"--resume: {', '.join(changes)} cannot change at this point of the run; change "
+                "them back and resume, then change them on a later resume"
+            ) from None
     return graph.get_state(thread)
 
 
@@ -293,8 +323,11 @@ def run_graph(graph, thread_id: str, run_dir: Path, config: RunConfig, config_pa
         return EXIT_FAILED
     values = graph.get_state(thread).values
     if not values.get("deployment") and not values.get("failure"):
-        print(f"run failed: the graph stopped before deploying; continue with: python -m graph.run {config_path} "
-              "--resume", file=sys.stderr)
+        print(
+            f"run failed: the graph stopped before deploying; continue with: python -m graph.run {config_path} "
+            "--resume",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     print(summary(values))
     return EXIT_FAILED if values.get("failure") else EXIT_DONE

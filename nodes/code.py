@@ -62,11 +62,15 @@ def code(task: CoderTask) -> dict:
     details = {"fallback": fallback} if fallback else {}
     if task.get("crash_report") and component == "train":
         details["after_crashes"] = task["crash_report"]["n_crashed"]
-    run.event("code", f"wrote {component}", attempt=attempt, author=author,
-              path=f"code/{relative}", **details)
+    run.event("code", f"wrote {component}", attempt=attempt, author=author, path=f"code/{relative}", **details)
     how = "LLM" if author == "llm" else "built-in template"
-    log.info("code: %s, attempt %d (%s)%s", component, attempt, how,
-             f"; the built-in coder took over: {fallback}" if fallback else "")
+    log.info(
+        "code: %s, attempt %d (%s)%s",
+        component,
+        attempt,
+        how,
+        f"; the built-in coder took over: {fallback}" if fallback else "",
+    )
     update = {"components": {component: info}, "attempts": {component: attempt}}
     if fallback and component not in fallbacks:
         update["fallbacks"] = {component: fallback}

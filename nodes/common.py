@@ -19,18 +19,24 @@ def run_config(state: dict) -> RunConfig:
     return RunConfig.model_validate(state["config"])
 
 
-def sandbox_recipe(state: dict, *, timeout: float | None = None, artifacts: bool = False,
-                   name: str = "sandbox") -> dict:
+def sandbox_recipe(
+    state: dict, *, timeout: float | None = None, artifacts: bool = False, name: str = "sandbox"
+) -> dict:
     """open_sandbox's arguments for a sandbox that sees the run's code and training data
     (and model folder); plain data, so a Dask worker can open it too."""
     config, run = run_config(state), run_folder(state)
     workspace = Workspace(code=run.code, data=run.sandbox_data, artifacts=run.model if artifacts else None)
-    return {"backend": state["backend"], "workspace": workspace, "limits": config.sandbox.limits(timeout),
-            "name": f"{run.name}-{name}"}
+    return {
+        "backend": state["backend"],
+        "workspace": workspace,
+        "limits": config.sandbox.limits(timeout),
+        "name": f"{run.name}-{name}",
+    }
 
 
-def sandbox_for(state: dict, *, timeout: float | None = None, artifacts: bool = False,
-                name: str = "sandbox") -> Sandbox:
+def sandbox_for(
+    state: dict, *, timeout: float | None = None, artifacts: bool = False, name: str = "sandbox"
+) -> Sandbox:
     """A started sandbox that sees the run's code and training data (and model folder)."""
     return open_sandbox(**sandbox_recipe(state, timeout=timeout, artifacts=artifacts, name=name))
 

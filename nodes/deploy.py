@@ -42,8 +42,9 @@ def choose_ensemble(state: dict, run: RunFolder) -> dict | None:
     predictions = [m.predictions for m in members]
     weights = greedy_weights(predictions, y, metric)
     ensemble_loss, single_loss = oof_loss(metric, y, blend(predictions, weights)), oof_loss(metric, y, predictions[0])
-    chosen = [{"config": m.config, "weight": float(w), "loss": m.loss} for m, w in zip(members, weights, strict=True)
-              if w > 0]
+    chosen = [
+        {"config": m.config, "weight": float(w), "loss": m.loss} for m, w in zip(members, weights, strict=True) if w > 0
+    ]
     if len(chosen) < 2 or ensemble_loss >= single_loss:
         return None
     return {"members": chosen, "cv_loss": ensemble_loss, "single_cv_loss": single_loss}
@@ -60,20 +61,30 @@ def refit_and_predict(state: dict, run: RunFolder, X_test, configs: list[dict]) 
     try:
         with sandbox_for(state, artifacts=True, name="deploy") as sandbox:
             for number, config in enumerate(configs, start=1):
-                outcome = sandbox.call("fit_predict", module=SANDBOX_FINAL_TRAIN, data=SANDBOX_TRAIN_DATA,
-                                       predict=SANDBOX_PREDICT_FEATURES, config=config, seed=run_config(state).seed,
-                                       artifact=member_artifact(number, len(configs)), info=plan_facts(state))
+                outcome = sandbox.call(
+                    "fit_predict",
+                    module=SANDBOX_FINAL_TRAIN,
+                    data=SANDBOX_TRAIN_DATA,
+                    predict=SANDBOX_PREDICT_FEATURES,
+                    config=config,
+                    seed=run_config(state).seed,
+                    artifact=member_artifact(number, len(configs)),
+                    info=plan_facts(state),
+                )
                 if not outcome.ok:
-                    raise RunFailed(f"refitting {'the incumbent' if len(configs) == 1 else f'member {number}'} "
-                                    f"failed: {outcome.describe()}")
+                    raise RunFailed(
+                        f"refitting {'the incumbent' if len(configs) == 1 else f'member {number}'} "
+                        f"failed: {outcome.describe()}"
+                    )
                 results.append(outcome.result)
     finally:
         features.unlink(missing_ok=True)
     return results, time.monotonic() - started
 
 
-def metrics_record(state: dict, run: RunFolder, scores: dict, test_rows: int, refit_seconds: float,
-                   ensemble: dict | None) -> dict:
+def metrics_record(
+    state: dict, run: RunFolder, scores: dict, test_rows: int, refit_seconds: float, ensemble: dict | None
+) -> dict:
     """What metrics.json says: the task, the CV and test scores, trials and times."""
     search, plan = state["search"], state["plan"]
     events, metric = run.events(), plan["metric"]
@@ -81,8 +92,11 @@ def metrics_record(state: dict, run: RunFolder, scores: dict, test_rows: int, re
     record = {
         "task": plan["task"],
         "metric": metric,
-        "cv": {metric: loss_to_score(metric, cv_loss), "loss": cv_loss,
-               "validation": plan["validation"] + (" (out-of-fold predictions of the ensemble)" if ensemble else "")},
+        "cv": {
+            metric: loss_to_score(metric, cv_loss),
+            "loss": cv_loss,
+            "validation": plan["validation"] + (" (out-of-fold predictions of the ensemble)" if ensemble else ""),
+        },
         "test": scores,
         "test_rows": test_rows,
         "trials": {"finished": search["n_trials"], **search["status_counts"]},
@@ -94,8 +108,11 @@ def metrics_record(state: dict, run: RunFolder, scores: dict, test_rows: int, re
         "incumbent": search["incumbent"],
     }
     if ensemble:
-        record["ensemble"] = {**ensemble, "cv": loss_to_score(metric, ensemble["cv_loss"]),
-                              "single_cv": loss_to_score(metric, ensemble["single_cv_loss"])}
+        record["ensemble"] = {
+            **ensemble,
+            "cv": loss_to_score(metric, ensemble["cv_loss"]),
+            "single_cv": loss_to_score(metric, ensemble["single_cv_loss"]),
+        }
     return record
 
 
@@ -114,23 +131,46 @@ def deploy(state: dict) -> dict:
     scores = test_metrics(plan["task"], sealed["y"], y_pred, y_proba, classes=classes)
     run.write_json(RunFolder.MODEL_CONFIG, {"config": state["search"]["incumbent"], "code": "code/final/train.py"})
     if ensemble:
-        run.write_json(RunFolder.ENSEMBLE, {"members": [{**m, "artifact": member_artifact(i, len(members))}
-                                                        for i, m in enumerate(members, start=1)]})
+        run.write_json(
+            RunFolder.ENSEMBLE,
+            {"members": [{**m, "artifact": member_artifact(i, len(members))} for i, m in enumerate(members, start=1)]},
+        )
     metrics = metrics_record(state, run, scores, int(len(sealed["y"])), refit_seconds, ensemble)
     baselines = None
     if run.training_target.exists():  # a forecast's baselines are fitted on the training target
         baselines = get_template(plan["template"]).baselines(
-            np.load(run.training_target, allow_pickle=False), sealed["y"], plan.get("template_parameters") or {},
-            run_config(state).optimizer.cv_folds)
+            np.load(run.training_target, allow_pickle=False),
+            sealed["y"],
+            plan.get("template_parameters") or {},
+            run_config(state).optimizer.cv_folds,
+        )
     if baselines:
         metrics["baselines"] = baselines
     run.write_json(RunFolder.METRICS, metrics)
-    report = write_report(run, state["profile"], plan, state["components"], state["reports"], state["search"],
-                          metrics, backend=state["backend"], recodes=state.get("recodes", 0))
-    run.event("deploy", "model refit and scored on the sealed test split",
-              test={plan["metric"]: scores.get(plan["metric"])}, ensemble=len(members) if ensemble else None)
-    log.info("deploy: %s; test %s %.4f on %d sealed rows; report at %s",
-             f"an ensemble of {len(members)} trials" if ensemble else "the incumbent", plan["metric"],
-             scores.get(plan["metric"]) or float("nan"), len(sealed["y"]), report)
+    report = write_report(
+        run,
+        state["profile"],
+        plan,
+        state["components"],
+        state["reports"],
+        state["search"],
+        metrics,
+        backend=state["backend"],
+        recodes=state.get("recodes", 0),
+    )
+    run.event(
+        "deploy",
+        "model refit and scored on the sealed test split",
+        test={plan["metric"]: scores.get(plan["metric"])},
+        ensemble=len(members) if ensemble else None,
+    )
+    log.info(
+        "deploy: %s; test %s %.4f on %d sealed rows; report at %s",
+        f"an ensemble of {len(members)} trials" if ensemble else "the incumbent",
+        plan["metric"],
+        scores.get(plan["metric"]) or float("nan"),
+        len(sealed["y"]),
+        report,
+    )
     deployment: Deployment = {"metrics": metrics, "report": str(report), "model": metrics["model"]}
     return {"deployment": deployment}

@@ -110,8 +110,22 @@ def initialize(state: dict) -> dict:
     resolved = config.model_dump(mode="json")
     run.path(RunFolder.CONFIG).write_text(yaml.safe_dump(resolved, sort_keys=False))
     run.write_json(RunFolder.PROFILE, facts)
-    run.event("initialize", "data sealed and profiled", rows=facts["n_rows"],
-              test_rows=facts["n_test_rows"], task=data.task, metric=data.metric, backend=backend)
-    log.info("initialize: %s, %d training rows, %d sealed test rows (%s); task %s, metric %s",
-             config.name, facts["n_rows"], facts["n_test_rows"], data.split, data.task, data.metric)
+    run.event(
+        "initialize",
+        "data sealed and profiled",
+        rows=facts["n_rows"],
+        test_rows=facts["n_test_rows"],
+        task=data.task,
+        metric=data.metric,
+        backend=backend,
+    )
+    log.info(
+        "initialize: %s, %d training rows, %d sealed test rows (%s); task %s, metric %s",
+        config.name,
+        facts["n_rows"],
+        facts["n_test_rows"],
+        data.split,
+        data.task,
+        data.metric,
+    )
     return {"run_dir": str(run.root), "config": resolved, "profile": facts, "backend": backend}

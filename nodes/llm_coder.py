@@ -43,40 +43,59 @@ def retry_section(task: dict, component: str, attempt: int, run: RunFolder) -> s
         shown = crash["crashes"][:MAX_CRASHES_SHOWN]
         crashes = "\n\n".join(
             f"- error: {redact(c['error'], CRASH_CHARS, task['run_dir'])}\n  configuration: {json.dumps(c['config'])}"
-            for c in shown)
-        return load_prompt("crash", crashed=str(crash["n_crashed"]), trials=str(crash["n_trials"]),
-                           attempt=str(attempt - 1), crashes=crashes,
-                           source=_previous_source(run, component, attempt - 1))
+            for c in shown
+        )
+        return load_prompt(
+            "crash",
+            crashed=str(crash["n_crashed"]),
+            trials=str(crash["n_trials"]),
+            attempt=str(attempt - 1),
+            crashes=crashes,
+            source=_previous_source(run, component, attempt - 1),
+        )
     report = (task.get("reports") or {}).get(component)
     if attempt == 1 or not report or report.get("status") != "failed":
         return ""
     why = redact(report.get("error"), REPORT_CHARS, task["run_dir"])
-    return load_prompt("retry", attempt=str(attempt - 1), report=why,
-                       source=_previous_source(run, component, attempt - 1))
+    return load_prompt(
+        "retry", attempt=str(attempt - 1), report=why, source=_previous_source(run, component, attempt - 1)
+    )
 
 
 def messages(task: dict, component: str, attempt: int, config: RunConfig) -> list[tuple[str, str]]:
     run = RunFolder(task["run_dir"])
-    common = dict(plan=plan_for_prompt(task["plan"]),
-                  retry=retry_section(task, component, attempt, run))
+    common = dict(plan=plan_for_prompt(task["plan"]), retry=retry_section(task, component, attempt, run))
     if component == "configspace":
-        user = load_prompt("configspace", profile=profile_for_prompt(task["profile"]),
-                           n_samples=str(config.verify.n_samples), api_reference=api_reference(),
-                           **common)
+        user = load_prompt(
+            "configspace",
+            profile=profile_for_prompt(task["profile"]),
+            n_samples=str(config.verify.n_samples),
+            api_reference=api_reference(),
+            **common,
+        )
     elif component == "train":
         written = (task.get("attempts") or {}).get("configspace")
-        space = ("(being written at the same time by another agent from the same plan and naming "
-                 "rule; follow the rule)")
+        space = "(being written at the same time by another agent from the same plan and naming rule; follow the rule)"
         if written and (attempt > 1 or task.get("crash_report")):
             space = "```python\n" + _previous_source(run, "configspace", written) + "```"
-        user = load_prompt("train", profile=profile_for_prompt(task["profile"]),
-                           n_configs=str(config.verify.n_configs), configspace=space,
-                           api_reference=api_reference(), **common)
+        user = load_prompt(
+            "train",
+            profile=profile_for_prompt(task["profile"]),
+            n_configs=str(config.verify.n_configs),
+            configspace=space,
+            api_reference=api_reference(),
+            **common,
+        )
     elif component == "scenario":
         opt = config.optimizer
-        user = load_prompt("scenario", max_trials=str(opt.n_trials),
-                           max_walltime=f"{opt.walltime:g}", workers=str(opt.workers),
-                           seed=str(config.seed), **common)
+        user = load_prompt(
+            "scenario",
+            max_trials=str(opt.n_trials),
+            max_walltime=f"{opt.walltime:g}",
+            workers=str(opt.workers),
+            seed=str(config.seed),
+            **common,
+        )
     else:
         raise ValueError(f"no LLM coder for component {component!r}")
     return [("system", load_prompt("system")), ("human", user)]
@@ -85,5 +104,8 @@ def messages(task: dict, component: str, attempt: int, config: RunConfig) -> lis
 def llm_write(task: dict, component: str, attempt: int, config: RunConfig) -> str:
     """The LLM's source for this attempt. Raises LLMError (BudgetExceeded at a cap)."""
     client = client_for(config, task["run_dir"])
-    return client.code(f"code:{component}", messages(task, component, attempt, config),
-                       meta={"component": component, "attempt": attempt})
+    return client.code(
+        f"code:{component}",
+        messages(task, component, attempt, config),
+        meta={"component": component, "attempt": attempt},
+    )

@@ -66,8 +66,9 @@ def allowed_choices(profile: dict, config: RunConfig, builtin: dict) -> dict:
 
 def messages(profile: dict, config: RunConfig, allowed: dict) -> list[tuple[str, str]]:
     objective = config.objective.strip() or f"the best {profile['metric']} the budget allows"
-    user = load_prompt("planner", objective=objective, profile=profile_for_prompt(profile),
-                       allowed=json.dumps(allowed, indent=1))
+    user = load_prompt(
+        "planner", objective=objective, profile=profile_for_prompt(profile), allowed=json.dumps(allowed, indent=1)
+    )
     return [("system", load_prompt("system")), ("human", user)]
 
 
@@ -80,23 +81,22 @@ def _hold_scenario(proposal: PlanProposal, allowed: dict, builtin: dict, notes: 
     n_trials = min(proposal.n_trials, allowed["max_trials"])
     walltime = min(proposal.walltime, allowed["max_walltime_seconds"])
     if n_trials < proposal.n_trials or walltime < proposal.walltime:
-        notes.append(f"budget capped at the configured {allowed['max_trials']} trials / "
-                     f"{allowed['max_walltime_seconds']:g} s")
+        notes.append(
+            f"budget capped at the configured {allowed['max_trials']} trials / {allowed['max_walltime_seconds']:g} s"
+        )
     scenario = {**builtin["scenario"], "facade": facade, "n_trials": n_trials, "walltime": walltime}
     scenario.pop("min_budget", None)
     scenario.pop("max_budget", None)
     if facade == "multi_fidelity":
         fidelity = proposal.fidelity
         if fidelity is None or fidelity.min_budget >= fidelity.max_budget:
-            notes.append("no usable fidelity range was proposed; 0.1 to 1.0 of the full effort "
-                         "is used")
+            notes.append("no usable fidelity range was proposed; 0.1 to 1.0 of the full effort is used")
             fidelity = Fidelity(min_budget=0.1, max_budget=1.0)
         scenario.update(min_budget=fidelity.min_budget, max_budget=fidelity.max_budget)
     return facade, scenario
 
 
-def hold_to_config(proposal: PlanProposal, allowed: dict, builtin: dict,
-                   profile: dict) -> tuple[dict, list[str]]:
+def hold_to_config(proposal: PlanProposal, allowed: dict, builtin: dict, profile: dict) -> tuple[dict, list[str]]:
     """The proposal corrected to what the configuration allows, and a note per correction."""
     notes: list[str] = []
     task = allowed["task"]
@@ -161,8 +161,9 @@ def plan_or_fall_back(state: dict, config: RunConfig, builtin: dict) -> tuple[di
         reason = str(exc)
     else:
         run.event("plan", "llm plan", author=decided["author"], corrections=decided["corrections"])
-        log.info("plan: by the LLM%s", f" ({len(decided['corrections'])} correction(s))"
-                 if decided["corrections"] else "")
+        log.info(
+            "plan: by the LLM%s", f" ({len(decided['corrections'])} correction(s))" if decided["corrections"] else ""
+        )
         return decided, None
     log.warning("plan: the LLM could not plan (%s); the built-in planner decides", reason)
     run.event("plan", "llm fallback", error=reason)

@@ -46,21 +46,23 @@ def write_trials_table(path, rows: list[dict]) -> None:
 
 
 def _row_config(row: dict) -> dict:
-    return {k.removeprefix("config."): v for k, v in row.items()
-            if k.startswith("config.") and v not in ("", None)}
+    return {k.removeprefix("config."): v for k, v in row.items() if k.startswith("config.") and v not in ("", None)}
 
 
 def crash_report(crashes: list[dict], rows: list[dict], n_trials: int, attempt: int) -> dict:
     """What the train coder is told: the crashed trials' errors and configurations, one per
     distinct error (the tracebacks caught in this process, else the run history's errors)."""
     if not crashes:  # e.g. a resumed search: the run history keeps the error line only
-        crashes = [{"error": r["error"], "config": _row_config(r)}
-                   for r in rows if r["status"] == "crashed"]
+        crashes = [{"error": r["error"], "config": _row_config(r)} for r in rows if r["status"] == "crashed"]
     distinct: dict[str, dict] = {}
     for crash in crashes:
         distinct.setdefault((crash["error"] or "").strip().splitlines()[0][:200], crash)
-    return {"n_crashed": len([r for r in rows if r["status"] == "crashed"]), "n_trials": n_trials,
-            "train_attempt": attempt, "crashes": list(distinct.values())}
+    return {
+        "n_crashed": len([r for r in rows if r["status"] == "crashed"]),
+        "n_trials": n_trials,
+        "train_attempt": attempt,
+        "crashes": list(distinct.values()),
+    }
 
 
 @dataclass
@@ -85,9 +87,17 @@ class SearchBook:
         with open(self.run.path(RunFolder.TRIALS_LOG), "a") as fh:
             fh.write(json.dumps({**record, "train_attempt": self.train_attempt}) + "\n")
         score = "" if record["score"] is None else f", CV {self.metric} {record['score']:.4f}"
-        log.info("trial %d/%d %s: loss %.4f%s, %s (%.2f s)%s", record["trial"], self.n_trials,
-                 record["status"], record["loss"], score, record["config"].get("model", ""),
-                 record["seconds"], f" [{record['error']}]" if record["error"] else "")
+        log.info(
+            "trial %d/%d %s: loss %.4f%s, %s (%.2f s)%s",
+            record["trial"],
+            self.n_trials,
+            record["status"],
+            record["loss"],
+            score,
+            record["config"].get("model", ""),
+            record["seconds"],
+            f" [{record['error']}]" if record["error"] else "",
+        )
 
 
 def too_many_crashes(trials: int, crashed: int, opt: OptimizerConfig, can_recode: bool) -> bool:
@@ -142,8 +152,14 @@ def trial_evaluator(run_trial, book: SearchBook, config, spec, state: dict, stor
 
     def evaluate(worker: int, trial_config: dict, seed: int, budget: float | None, seconds_left: float):
         timeout = trial_timeout(limit, seconds_left)
-        request = {"module": SANDBOX_FINAL_TRAIN, "data": SANDBOX_TRAIN_DATA, "config": trial_config,
-                   "seed": seed, "budget": budget, "info": info}
+        request = {
+            "module": SANDBOX_FINAL_TRAIN,
+            "data": SANDBOX_TRAIN_DATA,
+            "config": trial_config,
+            "seed": seed,
+            "budget": budget,
+            "info": info,
+        }
         outcome = run_trial(worker, request, timeout)
         if outcome.status == "timeout" and timeout < limit:
             where = "the search walltime" if timeout >= seconds_left else "its share of the remaining search time"
@@ -155,6 +171,7 @@ def trial_evaluator(run_trial, book: SearchBook, config, spec, state: dict, stor
         elif outcome.result:
             outcome.result.pop("oof", None)
         return outcome
+
     return evaluate
 
 
@@ -162,15 +179,19 @@ def open_search(state: dict, run: RunFolder, config) -> tuple[SmacSearch, object
     """SMAC over the verified space and scenario, continuing a stored run history."""
     space = ConfigurationSpace.from_serialized_dict(json.loads(run.final_space.read_text()))
     opt = config.optimizer
-    spec, lowered = hold_to_budget(parse_scenario_source(run.final_scenario.read_text()),
-                                   opt.n_trials, opt.walltime, opt.workers)
+    spec, lowered = hold_to_budget(
+        parse_scenario_source(run.final_scenario.read_text()), opt.n_trials, opt.walltime, opt.workers
+    )
     if lowered:
         run.event("optimize", "scenario held to the configured budget", lowered=lowered)
         log.warning("optimize: the scenario asked for more than the config allows: %s", "; ".join(lowered))
     # A budget raised on --resume above the planned one extends the search (more trials or time).
     planned = state["plan"]["scenario"]
-    raised = {key: value for key, value in (("n_trials", opt.n_trials), ("walltime", opt.walltime))
-              if value > planned[key] and value > getattr(spec, key)}
+    raised = {
+        key: value
+        for key, value in (("n_trials", opt.n_trials), ("walltime", opt.walltime))
+        if value > planned[key] and value > getattr(spec, key)
+    }
     if raised:
         spec = spec.model_copy(update=raised)
         run.event("optimize", "search extended on resume", **raised)
@@ -178,14 +199,27 @@ def open_search(state: dict, run: RunFolder, config) -> tuple[SmacSearch, object
     # A fresh SMAC folder per recoded training function: the broken one's costs stay out.
     smac_dir = run.smac if not recodes else run.folder("smac", f"recode-{recodes}")
     try:
-        search = SmacSearch(space, spec, smac_dir, crash_cost(state["plan"]["metric"]), seed=config.seed,
-                            start=state["plan"].get("portfolio"))
+        search = SmacSearch(
+            space,
+            spec,
+            smac_dir,
+            crash_cost(state["plan"]["metric"]),
+            seed=config.seed,
+            start=state["plan"].get("portfolio"),
+        )
     except SearchStateError as exc:
         raise RunFailed(str(exc)) from None
     if search.finished:
         log.info("optimize: resuming the search after %d finished trials", search.finished)
-    run.event("optimize", "search started", facade=spec.facade, n_trials=spec.n_trials,
-              walltime=spec.walltime, workers=spec.n_workers, resumed_from=search.finished)
+    run.event(
+        "optimize",
+        "search started",
+        facade=spec.facade,
+        n_trials=spec.n_trials,
+        walltime=spec.walltime,
+        workers=spec.n_workers,
+        resumed_from=search.finished,
+    )
     return search, spec
 
 
@@ -194,8 +228,14 @@ def optimize(state: dict) -> dict:
     search, spec = open_search(state, run, config)
     train = state["components"]["train"]
     before = search.result().status_counts
-    book = SearchBook(run, state["plan"]["metric"], spec.n_trials, train["attempt"],
-                      trials=sum(before.values()), crashed=before.get("crashed", 0))
+    book = SearchBook(
+        run,
+        state["plan"]["metric"],
+        spec.n_trials,
+        train["attempt"],
+        trials=sum(before.values()),
+        crashed=before.get("crashed", 0),
+    )
     # Only an LLM-written training function goes back to its coder: the template would
     # come back the same.
     can_recode = train["author"] == "llm" and state.get("recodes", 0) < config.coder.max_recodes
@@ -233,13 +273,15 @@ def _trial_runner(stack: ExitStack, state: dict, n_workers: int):
     config = run_config(state)
     if config.optimizer.dask:
         try:
-            trials = stack.enter_context(DaskTrials(config.optimizer.dask, n_workers,
-                                                    sandbox_recipe(state, name="trial")))
+            trials = stack.enter_context(
+                DaskTrials(config.optimizer.dask, n_workers, sandbox_recipe(state, name="trial"))
+            )
         except DaskError as exc:  # e.g. the scheduler went away before a --resume
             raise RunFailed(str(exc)) from None
 
         def run_on_dask(worker: int, request: dict, timeout: float) -> CallOutcome:
             return trials.evaluate(request, timeout)
+
         return run_on_dask
 
     sandboxes = [stack.enter_context(sandbox_for(state, name=f"trial-worker-{i}")) for i in range(n_workers)]
@@ -248,6 +290,7 @@ def _trial_runner(stack: ExitStack, state: dict, n_workers: int):
         outcome = sandboxes[worker].call("train", timeout=timeout, **request)
         outcome.where = f"thread {worker}"
         return outcome
+
     return run_in_sandbox
 
 
@@ -272,12 +315,22 @@ def _back_to_coder(state: dict, report: dict, rows: list[dict]) -> dict:
     write_trials_table(run.path(run.abandoned_trials(number)), rows)
     run.write_json(run.crash_report(number), report)
     first = report["crashes"][0]["error"].splitlines()[0] if report["crashes"] else None
-    run.event("optimize", "too many trials crashed: train goes back to its coder",
-              crashed=report["n_crashed"], trials=report["n_trials"],
-              train_attempt=report["train_attempt"], recode=number, error=first)
-    log.warning("optimize: %d of %d trials crashed; the training function goes back to its "
-                "coder (recode %d of at most %d)", report["n_crashed"], report["n_trials"], number,
-                config.coder.max_recodes)
+    run.event(
+        "optimize",
+        "too many trials crashed: train goes back to its coder",
+        crashed=report["n_crashed"],
+        trials=report["n_trials"],
+        train_attempt=report["train_attempt"],
+        recode=number,
+        error=first,
+    )
+    log.warning(
+        "optimize: %d of %d trials crashed; the training function goes back to its coder (recode %d of at most %d)",
+        report["n_crashed"],
+        report["n_trials"],
+        number,
+        config.coder.max_recodes,
+    )
     return {"crash_report": report, "recodes": number}
 
 
@@ -288,6 +341,8 @@ def route_after_optimize(state: dict) -> list[Send] | Literal["deploy", "__end__
     if state.get("failure") or decision.get("step") == "stop":
         return END
     if decision["step"] == "code":
-        return [Send("code", {**task.arg, "crash_report": state["crash_report"]})
-                for task in coder_tasks(state, decision["components"])]
+        return [
+            Send("code", {**task.arg, "crash_report": state["crash_report"]})
+            for task in coder_tasks(state, decision["components"])
+        ]
     return "deploy"

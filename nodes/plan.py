@@ -20,8 +20,14 @@ from tools.templates import template_for
 def scenario_for(profile: Profile, config: RunConfig, facade: str) -> tuple[dict, str]:
     """The SMAC scenario the config allows, and what a fidelity budget means (if any)."""
     opt = config.optimizer
-    scenario = {"facade": facade, "n_trials": opt.n_trials, "walltime": opt.walltime,
-                "n_workers": opt.workers, "deterministic": True, "seed": config.seed}
+    scenario = {
+        "facade": facade,
+        "n_trials": opt.n_trials,
+        "walltime": opt.walltime,
+        "n_workers": opt.workers,
+        "deterministic": True,
+        "seed": config.seed,
+    }
     if facade != "multi_fidelity":
         return scenario, ""
     fidelity, why = template_for(profile).fidelity(profile)
@@ -72,7 +78,6 @@ def plan(state: dict) -> dict:
             run.event("plan", "stopped", error=failure)
             return {"failure": failure}
     run.write_json(RunFolder.PLAN, decided)
-    run.event("plan", "planned", author=decided["author"], families=decided["families"],
-              facade=decided["facade"])
+    run.event("plan", "planned", author=decided["author"], families=decided["families"], facade=decided["facade"])
     log.info("plan: %s", decided["rationale"])
     return {"plan": decided}

@@ -101,35 +101,49 @@ def static_check(component: str, source: str, report: VerificationReport) -> boo
     return report.ok
 
 
-def verify_configspace(sandbox: Sandbox, path: str, n_samples: int, report: VerificationReport,
-                       timeout: float) -> dict | None:
+def verify_configspace(
+    sandbox: Sandbox, path: str, n_samples: int, report: VerificationReport, timeout: float
+) -> dict | None:
     outcome = sandbox.call("configspace", timeout=timeout, module=path, n_samples=n_samples)
     if not outcome.ok:
         report.add("builds and samples", False, outcome.describe())
         return None
     result = outcome.result
-    report.add("builds and samples", True,
-               f"{result['n_hyperparameters']} hyperparameters; {n_samples} valid configurations sampled")
+    report.add(
+        "builds and samples",
+        True,
+        f"{result['n_hyperparameters']} hyperparameters; {n_samples} valid configurations sampled",
+    )
     return result
 
 
-def verify_train(sandbox: Sandbox, path: str, space: dict, n_configs: int,
-                 report: VerificationReport, timeout: float, info: dict) -> None:
+def verify_train(
+    sandbox: Sandbox, path: str, space: dict, n_configs: int, report: VerificationReport, timeout: float, info: dict
+) -> None:
     configs = [("default", space["default"])]
     configs += [(f"random #{i + 1}", c) for i, c in enumerate(space["samples"][:n_configs])]
     for label, config in configs:
-        outcome = sandbox.call("train", timeout=timeout, module=path, data=SANDBOX_VERIFY_DATA,
-                               config=config, seed=0, info=info)
+        outcome = sandbox.call(
+            "train", timeout=timeout, module=path, data=SANDBOX_VERIFY_DATA, config=config, seed=0, info=info
+        )
         problem = train_result_problem(outcome.result) if outcome.ok else outcome.describe()
         if problem is None:
-            report.add(f"train on {label} configuration", True,
-                       f"loss {outcome.result['loss']:.4f} in {outcome.elapsed:.2f} s")
+            report.add(
+                f"train on {label} configuration", True, f"loss {outcome.result['loss']:.4f} in {outcome.elapsed:.2f} s"
+            )
         else:
             report.add(f"train on {label} configuration", False, f"{problem}\nconfiguration: {json.dumps(config)}")
-    outcome = sandbox.call("fit_predict", timeout=timeout, module=path, data=SANDBOX_VERIFY_DATA,
-                           predict=SANDBOX_VERIFY_FEATURES, config=space["default"], seed=0, info=info)
-    report.add("fit and predict", outcome.ok,
-               "one prediction per row" if outcome.ok else outcome.describe())
+    outcome = sandbox.call(
+        "fit_predict",
+        timeout=timeout,
+        module=path,
+        data=SANDBOX_VERIFY_DATA,
+        predict=SANDBOX_VERIFY_FEATURES,
+        config=space["default"],
+        seed=0,
+        info=info,
+    )
+    report.add("fit and predict", outcome.ok, "one prediction per row" if outcome.ok else outcome.describe())
 
 
 def check_components(state: dict, config, run: RunFolder) -> tuple[dict[str, VerificationReport], dict | None]:
@@ -142,10 +156,15 @@ def check_components(state: dict, config, run: RunFolder) -> tuple[dict[str, Ver
         static_check(component, sources[component], report)
     try:
         opt = config.optimizer
-        spec, lowered = hold_to_budget(parse_scenario_source(sources["scenario"]), opt.n_trials, opt.walltime,
-                                       opt.workers)
-        reports["scenario"].add("valid scenario", True, f"{spec.facade} facade, {spec.n_trials} trials, "
-                                f"{spec.walltime:g} s" + (f" ({'; '.join(lowered)})" if lowered else ""))
+        spec, lowered = hold_to_budget(
+            parse_scenario_source(sources["scenario"]), opt.n_trials, opt.walltime, opt.workers
+        )
+        reports["scenario"].add(
+            "valid scenario",
+            True,
+            f"{spec.facade} facade, {spec.n_trials} trials, "
+            f"{spec.walltime:g} s" + (f" ({'; '.join(lowered)})" if lowered else ""),
+        )
     except ScenarioSpecError as exc:
         reports["scenario"].add("valid scenario", False, str(exc))
 
@@ -153,8 +172,13 @@ def check_components(state: dict, config, run: RunFolder) -> tuple[dict[str, Ver
     with sandbox_for(state, timeout=config.verify.timeout, name="verify") as sandbox:
         started = time.monotonic()
         if reports["configspace"].ok:
-            space = verify_configspace(sandbox, components["configspace"]["path"],
-                                       config.verify.n_samples, reports["configspace"], config.verify.timeout)
+            space = verify_configspace(
+                sandbox,
+                components["configspace"]["path"],
+                config.verify.n_samples,
+                reports["configspace"],
+                config.verify.timeout,
+            )
         reports["configspace"].seconds = time.monotonic() - started
         train, started = reports["train"], time.monotonic()
         if space is None:
@@ -162,8 +186,15 @@ def check_components(state: dict, config, run: RunFolder) -> tuple[dict[str, Ver
                 train.status = "skipped"
                 train.checks.append(Check("run in the sandbox", True, "waits for a working configuration space"))
         elif train.ok:
-            verify_train(sandbox, components["train"]["path"], space, config.verify.n_configs,
-                         train, config.verify.timeout, plan_facts(state))
+            verify_train(
+                sandbox,
+                components["train"]["path"],
+                space,
+                config.verify.n_configs,
+                train,
+                config.verify.timeout,
+                plan_facts(state),
+            )
         train.seconds = time.monotonic() - started
     return reports, space
 
@@ -173,8 +204,9 @@ def check_components(state: dict, config, run: RunFolder) -> tuple[dict[str, Ver
 PARTNER = {"configspace": "train", "train": "configspace"}
 
 
-def builtin_takes_over(exhausted: list[str], components: dict, fallbacks: dict, reports: dict,
-                       policy: str) -> dict[str, str]:
+def builtin_takes_over(
+    exhausted: list[str], components: dict, fallbacks: dict, reports: dict, policy: str
+) -> dict[str, str]:
     """Components the built-in coder writes next (component -> why), new ones only."""
     new: dict[str, str] = {}
     if policy != "builtin":
@@ -182,18 +214,17 @@ def builtin_takes_over(exhausted: list[str], components: dict, fallbacks: dict, 
     for component in exhausted:
         if components[component]["author"] != "builtin" and component not in fallbacks:
             reason = reports[component]["error"].splitlines()[0]
-            new[component] = (f"{reports[component]['attempt']} LLM attempts failed verification; "
-                              f"last error: {reason}")
+            new[component] = f"{reports[component]['attempt']} LLM attempts failed verification; last error: {reason}"
     for component, partner in PARTNER.items():
         taken = component in new or component in fallbacks
-        if taken and partner not in fallbacks and partner not in new \
-                and components[partner]["author"] != "builtin":
+        if taken and partner not in fallbacks and partner not in new and components[partner]["author"] != "builtin":
             new[partner] = f"written with the built-in {component} (they share hyperparameter names)"
     return new
 
 
-def decide(reports: dict[str, dict], components: dict, attempts: dict, fallbacks: dict,
-           coder: CoderConfig) -> tuple[Decision, dict[str, str]]:
+def decide(
+    reports: dict[str, dict], components: dict, attempts: dict, fallbacks: dict, coder: CoderConfig
+) -> tuple[Decision, dict[str, str]]:
     """Where the run goes after a verification round, and which components the built-in
     coder takes over: all passed, optimize; failures with attempts left (or taken over),
     back to their coders; a component out of attempts that nobody takes over, stop."""
@@ -207,8 +238,11 @@ def decide(reports: dict[str, dict], components: dict, attempts: dict, fallbacks
     if stuck:
         reason = reports[stuck[0]]["error"].splitlines()[0]
         stop = "; coder.fallback is stop" if coder.fallback == "stop" else ""
-        return {"step": "stop", "reason": f"the {stuck[0]} component failed verification "
-                f"{coder.max_code_attempts} times; last error: {reason}{stop}"}, new
+        return {
+            "step": "stop",
+            "reason": f"the {stuck[0]} component failed verification "
+            f"{coder.max_code_attempts} times; last error: {reason}{stop}",
+        }, new
     taken = {**fallbacks, **new}
     pending = [c for c in taken if components[c]["author"] != "builtin"]
     return {"step": "code", "components": sorted(set(failed) | set(pending))}, new
@@ -220,8 +254,13 @@ def record(run: RunFolder, round_number: int, reports: dict[str, VerificationRep
     run.write_json(run.verify_report(round_number), as_dicts)
     for component, report in reports.items():
         run.event("verify", f"{component} {report.status}", attempt=report.attempt, error=report.error())
-        log.info("verify: %s attempt %d %s%s", component, report.attempt, report.status,
-                 "" if report.ok or report.status == "skipped" else f": {report.error().splitlines()[0]}")
+        log.info(
+            "verify: %s attempt %d %s%s",
+            component,
+            report.attempt,
+            report.status,
+            "" if report.ok or report.status == "skipped" else f": {report.error().splitlines()[0]}",
+        )
     return as_dicts
 
 
@@ -240,8 +279,9 @@ def verify(state: dict) -> dict:
     round_number = state.get("verify_rounds", 0) + 1
     reports, space = check_components(state, config, run)
     as_dicts = record(run, round_number, reports)
-    decision, fallbacks = decide(as_dicts, state["components"], state["attempts"],
-                                 state.get("fallbacks") or {}, config.coder)
+    decision, fallbacks = decide(
+        as_dicts, state["components"], state["attempts"], state.get("fallbacks") or {}, config.coder
+    )
     for component, why in fallbacks.items():
         run.event("verify", f"{component}: the built-in coder takes over", reason=why)
         log.warning("verify: %s: the built-in coder takes over (%s)", component, why)

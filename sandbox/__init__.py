@@ -13,8 +13,18 @@ from sandbox.base import CallOutcome, Limits, Sandbox, SandboxError, Workspace
 BACKENDS = ("auto", "docker", "process", "unsafe_process")
 ISOLATING = ("docker", "process")
 
-__all__ = ["BACKENDS", "ISOLATING", "CallOutcome", "Limits", "Sandbox", "SandboxError", "Workspace",
-           "choose_backend", "isolates", "open_sandbox"]
+__all__ = [
+    "BACKENDS",
+    "ISOLATING",
+    "CallOutcome",
+    "Limits",
+    "Sandbox",
+    "SandboxError",
+    "Workspace",
+    "choose_backend",
+    "isolates",
+    "open_sandbox",
+]
 
 
 def isolates(backend: str) -> bool:
@@ -57,8 +67,7 @@ def choose_backend(requested: str) -> tuple[str, str]:
     raise SandboxError(f"no isolating sandbox on this machine: {docker_reason}; or {process_reason}")
 
 
-def open_sandbox(backend: str, workspace: Workspace, limits: Limits,
-                 name: str = "sandbox") -> Sandbox:
+def open_sandbox(backend: str, workspace: Workspace, limits: Limits, name: str = "sandbox") -> Sandbox:
     """A started sandbox of a concrete backend ('docker', 'process' or 'unsafe_process')."""
     if backend == "process":
         from sandbox.process import ProcessSandbox

@@ -49,8 +49,9 @@ def copy_artifact(source: Path, name: str, destination: Path, max_bytes: int) ->
         if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
             raise ArtifactError(f"artifact {name}: not a regular file with a single link")
         if info.st_size > max_bytes:
-            raise ArtifactError(f"artifact {name}: {info.st_size} bytes, more than the "
-                                f"{max_bytes // 2**20} MiB allowed")
+            raise ArtifactError(
+                f"artifact {name}: {info.st_size} bytes, more than the {max_bytes // 2**20} MiB allowed"
+            )
         destination.mkdir(parents=True, exist_ok=True)
         partial = destination / f".{name}.{os.getpid()}.partial"
         out = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)

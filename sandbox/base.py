@@ -124,8 +124,7 @@ def parse_answer(line: bytes, request_id: int) -> dict:
     if not isinstance(answer, dict):
         raise ProtocolError("an answer that is not a JSON object")
     if type(answer.get("id")) is not int or answer["id"] != request_id:
-        raise ProtocolError(f"an answer for request {str(answer.get('id'))[:20]!r}, "
-                            f"expected {request_id}")
+        raise ProtocolError(f"an answer for request {str(answer.get('id'))[:20]!r}, expected {request_id}")
     if answer.get("status") not in STATUSES:
         raise ProtocolError(f"an unknown status {str(answer.get('status'))[:40]!r}")
     if answer["status"] == "success" and not isinstance(answer.get("result"), dict):
@@ -212,7 +211,7 @@ class Sandbox(ABC):
             newline = self._buffer.find(b"\n", self._scanned)
             if newline >= 0:
                 line = bytes(self._buffer[:newline])
-                del self._buffer[:newline + 1]
+                del self._buffer[: newline + 1]
                 self._scanned = 0
                 return line
             self._scanned = len(self._buffer)
@@ -280,8 +279,9 @@ class Sandbox(ABC):
             answer = None if line is None else parse_answer(line, request["id"])
         except ProtocolError as exc:
             self.restart()
-            return CallOutcome("crashed", error=f"the sandbox sent back {exc}; worker restarted",
-                               elapsed=time.monotonic() - started)
+            return CallOutcome(
+                "crashed", error=f"the sandbox sent back {exc}; worker restarted", elapsed=time.monotonic() - started
+            )
         except OSError as exc:  # BrokenPipeError: the worker is gone
             answer, failure = None, str(exc)
         if answer is None:
@@ -291,8 +291,7 @@ class Sandbox(ABC):
             stuck = elapsed >= timeout
             self.restart()
             if stuck:
-                return CallOutcome("timeout", error=f"exceeded {timeout:g} s; worker restarted",
-                                   elapsed=elapsed)
+                return CallOutcome("timeout", error=f"exceeded {timeout:g} s; worker restarted", elapsed=elapsed)
             status = "memoryout" if "out of memory" in reason.lower() else "crashed"
             return CallOutcome(status, error=f"{reason}; worker restarted", elapsed=elapsed)
         outcome = CallOutcome(

@@ -31,13 +31,19 @@ HASH_LABEL = "org.automl-agent.sandbox-image-hash"
 STAGE_LABEL = "org.automl-agent.sandbox-build-stage"  # set in the Dockerfile's first stage
 DOCKERFILE = Path(__file__).with_name("Dockerfile")
 # What generated code may import; their dependencies follow at the host's versions.
-PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "ConfigSpace", "pyarrow",
-            "torch")  # torch: the image template's CNN (the host's CPU build, 2.13.0+cpu)
+PACKAGES = (
+    "numpy",
+    "pandas",
+    "scipy",
+    "scikit-learn",
+    "ConfigSpace",
+    "pyarrow",
+    "torch",
+)  # torch: the image template's CNN (the host's CPU build, 2.13.0+cpu)
 REGISTRY_BASE = "python:3.11-slim"
 DEBOOTSTRAP_BASE = "automl-sandbox-base:bookworm"
 DEBIAN_SUITE = "bookworm"  # python3 3.11.2, so the cp311 wheels fit
-CACHE = Path(os.environ.get("AUTOML_SANDBOX_CACHE",
-                            Path(__file__).resolve().parents[1] / ".cache" / "sandbox"))
+CACHE = Path(os.environ.get("AUTOML_SANDBOX_CACHE", Path(__file__).resolve().parents[1] / ".cache" / "sandbox"))
 ROOTFS = Path(os.environ.get("AUTOML_SANDBOX_ROOTFS", "/var/tmp/automl-sandbox-rootfs"))
 
 
@@ -59,8 +65,7 @@ def pinned_requirements() -> list[str]:
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
-            sys.exit(f"sandbox.build: package {name} is not installed on the host; "
-                     "run `make setup`")
+            sys.exit(f"sandbox.build: package {name} is not installed on the host; run `make setup`")
         pins[name] = dist.version
         for spec in dist.requires or []:
             req = Requirement(spec)
@@ -100,8 +105,10 @@ def apt_mirror() -> str:
             words = re.sub(r"\[[^]]*\]", "", line).split()
             if len(words) >= 3 and words[0] == "deb" and words[2] == DEBIAN_SUITE:
                 return words[1]
-    sys.exit(f"sandbox.build: no '{DEBIAN_SUITE}' archive in /etc/apt/sources.list(.d); "
-             "pass --base IMAGE with a Python 3.11 image instead")
+    sys.exit(
+        f"sandbox.build: no '{DEBIAN_SUITE}' archive in /etc/apt/sources.list(.d); "
+        "pass --base IMAGE with a Python 3.11 image instead"
+    )
 
 
 def debootstrap_base(client) -> str:
@@ -110,21 +117,25 @@ def debootstrap_base(client) -> str:
         say(f"base image {DEBOOTSTRAP_BASE} is present")
         return DEBOOTSTRAP_BASE
     if shutil.which("debootstrap") is None or os.geteuid() != 0:
-        sys.exit("sandbox.build: no registry and no debootstrap base; run `make engine` "
-                 "(installs debootstrap) and build as root, or pass --base IMAGE")
+        sys.exit(
+            "sandbox.build: no registry and no debootstrap base; run `make engine` "
+            "(installs debootstrap) and build as root, or pass --base IMAGE"
+        )
     mirror = apt_mirror()
     say(f"making {DEBOOTSTRAP_BASE} with debootstrap from this machine's apt mirror (~1 min)")
     shutil.rmtree(ROOTFS, ignore_errors=True)
-    subprocess.run(["debootstrap", "--variant=minbase", "--include=python3", DEBIAN_SUITE,
-                    str(ROOTFS), mirror], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        ["debootstrap", "--variant=minbase", "--include=python3", DEBIAN_SUITE, str(ROOTFS), mirror],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
         for item in (ROOTFS / junk).glob("*"):
             if item.is_file():
                 item.unlink()
     say(f"importing the root filesystem as {DEBOOTSTRAP_BASE}")
     tar = subprocess.Popen(["tar", "-C", str(ROOTFS), "-c", "."], stdout=subprocess.PIPE)
-    subprocess.run(["docker", "import", "-", DEBOOTSTRAP_BASE], stdin=tar.stdout, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(["docker", "import", "-", DEBOOTSTRAP_BASE], stdin=tar.stdout, check=True, stdout=subprocess.DEVNULL)
     tar.stdout.close()
     if tar.wait() != 0:
         sys.exit("sandbox.build: tar of the debootstrap root filesystem failed")
@@ -160,17 +171,39 @@ def download_wheels(requirements: list[str], wheels: Path) -> None:
     pip_pin = f"pip=={metadata.version('pip')}"
     (wheels / "requirements.txt").write_text("\n".join(requirements) + "\n")
     say(f"downloading {len(requirements)} wheels for Python 3.11 into {wheels}")
-    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
-                    "--python-version", "3.11", "--no-deps", "-d", str(wheels),
-                    pip_pin, *requirements], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "--no-deps",
+            "-d",
+            str(wheels),
+            pip_pin,
+            *requirements,
+        ],
+        check=True,
+    )
 
 
 def build_image(client, tag: str, digest: str, base: str, context: Path) -> None:
     shutil.copy(DOCKERFILE, context / "Dockerfile")
     say(f"building {tag} from {base}")
-    stream = client.api.build(path=str(context), tag=tag, buildargs={"BASE_IMAGE": base},
-                              labels={HASH_LABEL: digest}, network_mode="none",
-                              rm=True, forcerm=True, decode=True)
+    stream = client.api.build(
+        path=str(context),
+        tag=tag,
+        buildargs={"BASE_IMAGE": base},
+        labels={HASH_LABEL: digest},
+        network_mode="none",
+        rm=True,
+        forcerm=True,
+        decode=True,
+    )
     for chunk in stream:
         if "error" in chunk:
             sys.exit(f"sandbox.build: the image build failed: {chunk['error'].strip()}")
@@ -217,9 +250,11 @@ def _has_image(client, name: str) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Build the sandbox image (skips a current one).")
-    parser.add_argument("--base", default=os.environ.get("AUTOML_SANDBOX_BASE", "auto"),
-                        help=f"base image (default: {REGISTRY_BASE} if it can be had, "
-                             "else a debootstrap Debian bookworm)")
+    parser.add_argument(
+        "--base",
+        default=os.environ.get("AUTOML_SANDBOX_BASE", "auto"),
+        help=f"base image (default: {REGISTRY_BASE} if it can be had, else a debootstrap Debian bookworm)",
+    )
     parser.add_argument("--force", action="store_true", help="rebuild even if the image is current")
     args = parser.parse_args(argv)
 

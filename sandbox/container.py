@@ -84,8 +84,7 @@ def docker_unavailable_reason() -> str | None:
     try:
         client.images.get(image)
     except docker.errors.ImageNotFound:
-        return (f"the sandbox image {image} is missing or out of date; "
-                "run `make image` (python -m sandbox.build)")
+        return f"the sandbox image {image} is missing or out of date; run `make image` (python -m sandbox.build)"
     except docker.errors.DockerException as exc:
         return f"the Docker engine failed to look up the sandbox image ({exc}); run `make engine`"
     return None
@@ -120,25 +119,42 @@ class DockerSandbox(Sandbox):
         try:
             # create + start, not run: run() would try to pull a missing image.
             self._container = client.containers.create(
-                self.image, self._command(), name=name,
+                self.image,
+                self._command(),
+                name=name,
                 labels={LABEL: "1", OWNER_LABEL: _owner(), f"{LABEL}.name": self.name},
-                volumes=self._mounts(), environment=self._environment(),
-                working_dir="/tmp", **self._hardening(),
+                volumes=self._mounts(),
+                environment=self._environment(),
+                working_dir="/tmp",
+                **self._hardening(),
             )
             _live[self._container.id] = name
             self._container.start()
         except docker.errors.ImageNotFound as exc:
             self._kill()
-            raise SandboxError(f"the sandbox image {self.image} is missing; "
-                               "run `make image` (python -m sandbox.build)") from exc
+            raise SandboxError(
+                f"the sandbox image {self.image} is missing; run `make image` (python -m sandbox.build)"
+            ) from exc
         except docker.errors.DockerException as exc:
             self._kill()
             raise SandboxError(f"Docker could not start the sandbox container: {exc}") from exc
 
     def _command(self) -> list[str]:
-        cmd = ["python3", "-I", "/sandbox/worker.py", "--code", "/code", "--data", "/data",
-               "--tmp", "/tmp", "--io", "/io",
-               "--max-file-mb", str(max(self.limits.tmp_mb, self.limits.artifacts_mb))]
+        cmd = [
+            "python3",
+            "-I",
+            "/sandbox/worker.py",
+            "--code",
+            "/code",
+            "--data",
+            "/data",
+            "--tmp",
+            "/tmp",
+            "--io",
+            "/io",
+            "--max-file-mb",
+            str(max(self.limits.tmp_mb, self.limits.artifacts_mb)),
+        ]
         if self.workspace.artifacts:
             cmd += ["--artifacts", "/artifacts"]
         return cmd
@@ -161,9 +177,15 @@ class DockerSandbox(Sandbox):
     def _environment(self) -> dict:
         # Only these: docker passes no host variables unless asked, so API keys stay out.
         threads = str(max(1, int(self.limits.cpus)))
-        return {"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "MPLBACKEND": "Agg",
-                "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
-                "MKL_NUM_THREADS": threads}
+        return {
+            "HOME": "/tmp",
+            "TMPDIR": "/tmp",
+            "LANG": "C.UTF-8",
+            "MPLBACKEND": "Agg",
+            "OMP_NUM_THREADS": threads,
+            "OPENBLAS_NUM_THREADS": threads,
+            "MKL_NUM_THREADS": threads,
+        }
 
     def _hardening(self) -> dict:
         memory = f"{self.limits.memory_mb + PARENT_MEMORY_MB}m"
@@ -229,8 +251,9 @@ class DockerSandbox(Sandbox):
             return f"the Docker engine stopped answering ({exc})"
         state = self._container.attrs["State"]
         if state.get("OOMKilled"):
-            return (f"the sandbox container ran out of memory (OOMKilled at "
-                    f"{self.limits.memory_mb + PARENT_MEMORY_MB} MB)")
+            return (
+                f"the sandbox container ran out of memory (OOMKilled at {self.limits.memory_mb + PARENT_MEMORY_MB} MB)"
+            )
         if state.get("Running"):
             return "the sandbox worker did not answer"
         reason = f"the sandbox container exited with code {state.get('ExitCode')}"
@@ -294,8 +317,11 @@ def _remove_live_containers() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Find and remove leaked sandbox containers and host folders.")
-    parser.add_argument("--cleanup", action="store_true",
-                        help="remove sandbox containers, host folders and cgroups whose owning process has exited")
+    parser.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="remove sandbox containers, host folders and cgroups whose owning process has exited",
+    )
     parser.add_argument("--all", action="store_true", help="with --cleanup: remove every sandbox container")
     args = parser.parse_args(argv)
     from sandbox.process import sweep_leftovers
@@ -306,8 +332,10 @@ def main(argv: list[str] | None = None) -> None:
         removed = _sweep_dead_owners(_client(), everything=args.all) if engine else []
         print(f"removed {len(removed)} sandbox container(s)" + (f": {', '.join(removed)}" if removed else ""))
         leftovers = sweep_leftovers()
-        print(f"removed {len(leftovers)} host folder(s) and cgroup(s) of dead sandboxes"
-              + (f": {', '.join(leftovers)}" if leftovers else ""))
+        print(
+            f"removed {len(leftovers)} host folder(s) and cgroup(s) of dead sandboxes"
+            + (f": {', '.join(leftovers)}" if leftovers else "")
+        )
         return
     if not engine:
         print(f"no Docker engine: {reason}")

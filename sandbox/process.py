@@ -91,13 +91,30 @@ def _python_dirs() -> list[str]:
     return sorted(dirs)
 
 
-def _bwrap(binds: list[tuple[str, str, bool]], extra: list[str], command: list[str],
-           cgroup_procs: list[Path] = ()) -> list[str]:
+def _bwrap(
+    binds: list[tuple[str, str, bool]], extra: list[str], command: list[str], cgroup_procs: list[Path] = ()
+) -> list[str]:
     """The full command line: bubblewrap with `binds` (host path, sandbox path, writable),
     through the staging launcher when we are root."""
-    args = [shutil.which("bwrap") or "bwrap", "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-            "--unshare-uts", "--unshare-cgroup-try", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
-            "--hostname", "sandbox", "--new-session", "--cap-drop", "ALL", *_system_binds()]
+    args = [
+        shutil.which("bwrap") or "bwrap",
+        "--unshare-user",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--uid",
+        str(SANDBOX_UID),
+        "--gid",
+        str(SANDBOX_UID),
+        "--hostname",
+        "sandbox",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        *_system_binds(),
+    ]
     if not _as_root():  # bubblewrap runs as us and reaches our folders itself
         binds_args = [a for host, inside, rw in binds for a in ("--bind" if rw else "--ro-bind", host, inside)]
         return [*args, *binds_args, *extra, *command]
@@ -118,9 +135,16 @@ def process_unavailable_reason() -> str | None:
         return f"bubblewrap is not installed; {INSTALL_HINT}"
     try:
         probe = subprocess.run(
-            _bwrap([(d, d, False) for d in _python_dirs()], ["--proc", "/proc", "--dev", "/dev"],
-                   [sys.executable, "-I", "-S", "-c", "pass"]),
-            capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+            _bwrap(
+                [(d, d, False) for d in _python_dirs()],
+                ["--proc", "/proc", "--dev", "/dev"],
+                [sys.executable, "-I", "-S", "-c", "pass"],
+            ),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"PATH": "/usr/bin:/bin"},
+        )
     except (OSError, subprocess.TimeoutExpired, SandboxError) as exc:
         return f"bubblewrap failed to start ({exc})"
     if probe.returncode != 0:
@@ -155,8 +179,9 @@ class ProcessSandbox(Sandbox):
         artifacts.mkdir()
         if _as_root():
             open_to_sandbox(artifacts)
-        self._cgroup, why = Cgroup.create(self._scratch.name, (self.limits.memory_mb + PARENT_MEMORY_MB) * 2**20,
-                                          self.limits.pids)
+        self._cgroup, why = Cgroup.create(
+            self._scratch.name, (self.limits.memory_mb + PARENT_MEMORY_MB) * 2**20, self.limits.pids
+        )
         if self._cgroup is None and not _warned_no_cgroup:
             _warned_no_cgroup = True
             log.warning("process sandbox without a cgroup: %s; memory is capped per process only", why)
@@ -164,12 +189,30 @@ class ProcessSandbox(Sandbox):
         self._channel = FifoChannel(self._scratch / "io", owner=SANDBOX_UID)
 
         binds = [(d, d, False) for d in _python_dirs()]
-        binds += [(str(WORKER_SCRIPT), "/sandbox/worker.py", False),
-                  (str(self.workspace.code), "/code", False), (str(self.workspace.data), "/data", False),
-                  (str(self._scratch / "io"), "/io", False)]
+        binds += [
+            (str(WORKER_SCRIPT), "/sandbox/worker.py", False),
+            (str(self.workspace.code), "/code", False),
+            (str(self.workspace.data), "/data", False),
+            (str(self._scratch / "io"), "/io", False),
+        ]
         max_file_mb = max(self.limits.tmp_mb, self.limits.artifacts_mb)
-        command = [sys.executable, "-I", "/sandbox/worker.py", "--code", "/code", "--data", "/data", "--tmp", "/tmp",
-                   "--io", "/io", "--max-file-mb", str(max_file_mb), "--max-processes", str(self.limits.pids)]
+        command = [
+            sys.executable,
+            "-I",
+            "/sandbox/worker.py",
+            "--code",
+            "/code",
+            "--data",
+            "/data",
+            "--tmp",
+            "/tmp",
+            "--io",
+            "/io",
+            "--max-file-mb",
+            str(max_file_mb),
+            "--max-processes",
+            str(self.limits.pids),
+        ]
         if self.workspace.artifacts:
             if self.workspace.artifacts_writable:
                 binds.append((str(artifacts), "/artifacts", True))
@@ -183,17 +226,40 @@ class ProcessSandbox(Sandbox):
         tmpfs = ["--size", str(self.limits.tmp_mb * 2**20), "--perms", "1777", "--tmpfs"]
         # The root bubblewrap builds is a tmpfs: read-only once everything is mounted, so the
         # code writes only into /tmp (and /dev/shm, for semaphores), both capped.
-        extra = ["--info-fd", str(info_write), "--proc", "/proc", "--dev", "/dev", *tmpfs, "/tmp",
-                 *tmpfs, "/dev/shm", "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp"]
+        extra = [
+            "--info-fd",
+            str(info_write),
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            *tmpfs,
+            "/tmp",
+            *tmpfs,
+            "/dev/shm",
+            "--remount-ro",
+            "/dev",
+            "--remount-ro",
+            "/",
+            "--chdir",
+            "/tmp",
+        ]
         cmd = _bwrap(binds, extra, command, self._cgroup.procs_files() if self._cgroup and _as_root() else [])
         # stdout and stderr: a pipe, not a host file. bubblewrap's PID 1 keeps copies that a
         # call could reopen through /proc/1/fd; a pipe holds 64 KiB and then refuses more,
         # where a file would take whatever it is given. The worker stops writing to it once
         # it is ready; the host reads it only to say why a worker stopped.
         try:
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                          stderr=subprocess.STDOUT, env=_environment(self.limits.cpus),
-                                          pass_fds=(info_write,), cwd="/", start_new_session=True)
+            self._proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=_environment(self.limits.cpus),
+                pass_fds=(info_write,),
+                cwd="/",
+                start_new_session=True,
+            )
         finally:
             os.close(info_write)
         os.set_blocking(self._proc.stdout.fileno(), False)
@@ -225,8 +291,10 @@ class ProcessSandbox(Sandbox):
         except subprocess.TimeoutExpired:
             return "the worker did not answer"
         if self._cgroup and (self._cgroup.oom_kills() or 0) > (self._oom_at_start or 0):
-            return (f"the sandbox ran out of memory (the kernel's OOM killer, at "
-                    f"{self.limits.memory_mb + PARENT_MEMORY_MB} MB)")
+            return (
+                f"the sandbox ran out of memory (the kernel's OOM killer, at "
+                f"{self.limits.memory_mb + PARENT_MEMORY_MB} MB)"
+            )
         reason = f"the worker exited with code {code}" if code >= 0 else f"the worker was killed by signal {-code}"
         try:
             last = (self._proc.stdout.read(1 << 16) or b"").decode(errors="replace").strip()
@@ -265,9 +333,16 @@ def _stop_live_sandboxes() -> None:
 def _environment(cpus: float) -> dict:
     """The sandbox's whole environment: nothing of the host's (no API keys, no proxies)."""
     threads = str(max(1, int(cpus)))
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8",
-           "MPLBACKEND": "Agg", "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads,
-           "MKL_NUM_THREADS": threads}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+    }
     # Keep the machine's own OpenBLAS safety settings (see the field notes).
     for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if key in os.environ:

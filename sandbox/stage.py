@@ -51,16 +51,20 @@ def main() -> None:
     # Opened in the new namespace (a bind source must be a mount of it) and before the
     # tmpfs covers anything, so that a source below the staging folder works too.
     sources = [os.open(path, os.O_PATH) for path in args.bind]
-    _check(libc.mount(b"tmpfs", args.stage.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
-                      b"mode=0755,size=64k"), f"mount a tmpfs on {args.stage}")
+    _check(
+        libc.mount(b"tmpfs", args.stage.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"mode=0755,size=64k"),
+        f"mount a tmpfs on {args.stage}",
+    )
     for index, fd in enumerate(sources):
         target = os.path.join(args.stage, str(index))
         if os.path.isdir(f"/proc/self/fd/{fd}"):
             os.mkdir(target)
         else:
             open(target, "w").close()  # noqa: SIM115 - an empty file to bind a file on
-        _check(libc.mount(f"/proc/self/fd/{fd}".encode(), target.encode(), None, MS_BIND | MS_REC, None),
-               f"bind {args.bind[index]}")
+        _check(
+            libc.mount(f"/proc/self/fd/{fd}".encode(), target.encode(), None, MS_BIND | MS_REC, None),
+            f"bind {args.bind[index]}",
+        )
         os.close(fd)
 
     os.setgroups([])

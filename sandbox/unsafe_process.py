@@ -32,8 +32,11 @@ class UnsafeProcessSandbox(Sandbox):
     _scratch: Path | None = field(default=None, init=False, repr=False)
 
     def _launch(self) -> None:
-        log.warning("sandbox %s: backend unsafe_process runs generated code UNISOLATED, with this user's "
-                    "files, network and processes", self.name)
+        log.warning(
+            "sandbox %s: backend unsafe_process runs generated code UNISOLATED, with this user's "
+            "files, network and processes",
+            self.name,
+        )
         sweep_scratch()
         self._scratch = make_scratch()
         tmp = str(self._scratch / "tmp")
@@ -55,15 +58,30 @@ class UnsafeProcessSandbox(Sandbox):
         for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
             if key in os.environ:
                 env[key] = os.environ[key]
-        cmd = [sys.executable, "-I", str(WORKER_SCRIPT),
-               "--code", str(self.workspace.code), "--data", str(self.workspace.data),
-               "--tmp", tmp, "--max-file-mb", str(max(self.limits.tmp_mb, self.limits.artifacts_mb))]
+        cmd = [
+            sys.executable,
+            "-I",
+            str(WORKER_SCRIPT),
+            "--code",
+            str(self.workspace.code),
+            "--data",
+            str(self.workspace.data),
+            "--tmp",
+            tmp,
+            "--max-file-mb",
+            str(max(self.limits.tmp_mb, self.limits.artifacts_mb)),
+        ]
         if self.workspace.artifacts:
             artifacts = self._scratch / "artifacts" if self.workspace.artifacts_writable else self.workspace.artifacts
             cmd += ["--artifacts", str(artifacts)]
         self._proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            cwd=tmp, env=env, start_new_session=True,
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=tmp,
+            env=env,
+            start_new_session=True,
         )
 
     def _send(self, line: str) -> None:

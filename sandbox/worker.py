@@ -109,8 +109,7 @@ def op_configspace(req: dict, roots: dict, data) -> dict:
     space = _require(module, "get_configspace")()
     if not isinstance(space, ConfigurationSpace):
         raise ContractError(
-            "get_configspace() must return a ConfigSpace.ConfigurationSpace, "
-            f"got {type(space).__name__}"
+            f"get_configspace() must return a ConfigSpace.ConfigurationSpace, got {type(space).__name__}"
         )
     if len(space) == 0:
         raise ContractError("get_configspace() returned an empty configuration space")
@@ -135,8 +134,7 @@ def op_train(req: dict, roots: dict, data) -> dict:
     seed, budget = int(req.get("seed", 0)), req.get("budget")
     result = train(dict(req["config"]), data, seed=seed, budget=budget)
     if not isinstance(result, dict) or "loss" not in result:
-        raise ContractError("train() must return a dict with a 'loss' key, "
-                            f"got {type(result).__name__}")
+        raise ContractError(f"train() must return a dict with a 'loss' key, got {type(result).__name__}")
     try:
         loss = float(result["loss"])
     except (TypeError, ValueError) as exc:
@@ -163,8 +161,7 @@ def _predict(module, model, roots: dict, features_file: str) -> dict:
         features = pickle.load(fh)["X"]
     y_pred = np.asarray(predict(model, features))
     if len(y_pred) != len(features):
-        raise ContractError(
-            f"predict() returned {len(y_pred)} predictions for {len(features)} rows")
+        raise ContractError(f"predict() returned {len(y_pred)} predictions for {len(features)} rows")
     out = {"y_pred": y_pred.tolist(), "y_proba": None}
     predict_proba = getattr(module, "predict_proba", None)
     if callable(predict_proba):
@@ -248,11 +245,19 @@ def _child(req: dict, roots: dict, data, write_fd: int, log_path: str) -> None:
             raise data
         payload = {"ok": True, "result": OPS[req["op"]](req, roots, data)}
     except MemoryError:
-        payload = {"ok": False, "kind": "memoryout", "error": "MemoryError: out of memory",
-                   "traceback": traceback.format_exc()[-OUTPUT_TAIL:]}
+        payload = {
+            "ok": False,
+            "kind": "memoryout",
+            "error": "MemoryError: out of memory",
+            "traceback": traceback.format_exc()[-OUTPUT_TAIL:],
+        }
     except BaseException as exc:  # noqa: BLE001 - everything generated code raises is data
-        payload = {"ok": False, "kind": "crashed", "error": f"{type(exc).__name__}: {exc}"[:500],
-                   "traceback": traceback.format_exc()[-OUTPUT_TAIL:]}
+        payload = {
+            "ok": False,
+            "kind": "crashed",
+            "error": f"{type(exc).__name__}: {exc}"[:500],
+            "traceback": traceback.format_exc()[-OUTPUT_TAIL:],
+        }
     if os.getpid() != me:
         # A process the generated code forked (and that returned from train) must not
         # write a second answer into the result pipe.
@@ -414,22 +419,34 @@ def run_isolated(req: dict, roots: dict, cache: DataCache) -> dict:
     except OSError:
         pass
     if too_large:
-        return {**response, "status": "crashed", "output": output,
-                "error": f"the result is larger than {MAX_ANSWER_BYTES // 2**20} MiB"}
+        return {
+            **response,
+            "status": "crashed",
+            "output": output,
+            "error": f"the result is larger than {MAX_ANSWER_BYTES // 2**20} MiB",
+        }
     if not finished:
-        return {**response, "status": "timeout", "output": output,
-                "error": f"exceeded the wall-clock limit of {timeout:g} s"}
+        return {
+            **response,
+            "status": "timeout",
+            "output": output,
+            "error": f"exceeded the wall-clock limit of {timeout:g} s",
+        }
     if body:
         try:
             payload = json.loads(body)
         except ValueError:
-            payload = {"ok": False, "kind": "crashed",
-                       "error": "the call sent back a garbled result"}
+            payload = {"ok": False, "kind": "crashed", "error": "the call sent back a garbled result"}
         if payload["ok"]:
             return {**response, "status": "success", "result": payload["result"]}
         status = "memoryout" if payload["kind"] == "memoryout" else "crashed"
-        return {**response, "status": status, "error": payload["error"],
-                "traceback": payload.get("traceback"), "output": output}
+        return {
+            **response,
+            "status": status,
+            "error": payload["error"],
+            "traceback": payload.get("traceback"),
+            "output": output,
+        }
     # The child died before it could answer: a signal or os._exit.
     if os.WIFSIGNALED(wait_status):
         sig = os.WTERMSIG(wait_status)
@@ -439,21 +456,35 @@ def run_isolated(req: dict, roots: dict, cache: DataCache) -> dict:
             # call that kills itself, or is killed by another process of the call, crashed.
             oom_after = _oom_kills()
             if oom_before is not None and oom_after is not None and oom_after > oom_before:
-                return {**response, "status": "memoryout", "output": output,
-                        "error": "killed by the kernel's OOM killer (out of memory)"}
-            return {**response, "status": "crashed", "output": output,
-                    "error": "killed by signal SIGKILL (not by the OOM killer)"}
+                return {
+                    **response,
+                    "status": "memoryout",
+                    "output": output,
+                    "error": "killed by the kernel's OOM killer (out of memory)",
+                }
+            return {
+                **response,
+                "status": "crashed",
+                "output": output,
+                "error": "killed by signal SIGKILL (not by the OOM killer)",
+            }
         if sig == signal.SIGXCPU:
-            return {**response, "status": "timeout", "output": output,
-                    "error": "exceeded the CPU-time limit (SIGXCPU)"}
+            return {**response, "status": "timeout", "output": output, "error": "exceeded the CPU-time limit (SIGXCPU)"}
         if sig == signal.SIGXFSZ:
-            return {**response, "status": "crashed", "output": output,
-                    "error": "wrote a file beyond the sandbox's file size limit (SIGXFSZ)"}
-        return {**response, "status": "crashed", "output": output,
-                "error": f"killed by signal {name}"}
+            return {
+                **response,
+                "status": "crashed",
+                "output": output,
+                "error": "wrote a file beyond the sandbox's file size limit (SIGXFSZ)",
+            }
+        return {**response, "status": "crashed", "output": output, "error": f"killed by signal {name}"}
     code = os.WEXITSTATUS(wait_status)
-    return {**response, "status": "crashed", "output": output,
-            "error": f"the process exited with code {code} before returning a result"}
+    return {
+        **response,
+        "status": "crashed",
+        "output": output,
+        "error": f"the process exited with code {code} before returning a result",
+    }
 
 
 def _descendants() -> tuple[list[int], list[int]]:
@@ -470,7 +501,7 @@ def _descendants() -> tuple[list[int], list[int]]:
         except OSError:
             continue  # gone meanwhile
         # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-        fields = stat[stat.rindex(b")") + 2:].split()
+        fields = stat[stat.rindex(b")") + 2 :].split()
         children.setdefault(int(fields[1]), []).append(int(entry))
         if fields[0] == b"Z":
             zombies.add(int(entry))
@@ -545,10 +576,20 @@ def _warm_imports() -> dict:
             versions[name] = None
     # Pull in what the templates (and most generated code) use, so a child's imports are
     # dictionary lookups instead of ~100 ms of module loading per call.
-    for name in ("sklearn.compose", "sklearn.ensemble", "sklearn.impute", "sklearn.linear_model",
-                 "sklearn.metrics", "sklearn.model_selection", "sklearn.neighbors",
-                 "sklearn.neural_network", "sklearn.pipeline", "sklearn.preprocessing",
-                 "sklearn.svm", "sklearn.tree"):
+    for name in (
+        "sklearn.compose",
+        "sklearn.ensemble",
+        "sklearn.impute",
+        "sklearn.linear_model",
+        "sklearn.metrics",
+        "sklearn.model_selection",
+        "sklearn.neighbors",
+        "sklearn.neural_network",
+        "sklearn.pipeline",
+        "sklearn.preprocessing",
+        "sklearn.svm",
+        "sklearn.tree",
+    ):
         try:
             importlib.import_module(name)
         except ImportError:
@@ -577,17 +618,19 @@ def _warm_code_paths() -> None:
     except ImportError:
         return
     rng = np.random.default_rng(0)
-    X = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60),
-                      "c": np.array(["x", "y", "z"] * 20, dtype=object)})
+    X = pd.DataFrame(
+        {"a": rng.normal(size=60), "b": rng.normal(size=60), "c": np.array(["x", "y", "z"] * 20, dtype=object)}
+    )
     y = np.arange(60) % 3
-    columns = ColumnTransformer([
-        ("numeric", make_pipeline(SimpleImputer(), StandardScaler()), ["a", "b"]),
-        ("categorical", OneHotEncoder(handle_unknown="ignore"), ["c"]),
-    ])
+    columns = ColumnTransformer(
+        [
+            ("numeric", make_pipeline(SimpleImputer(), StandardScaler()), ["a", "b"]),
+            ("categorical", OneHotEncoder(handle_unknown="ignore"), ["c"]),
+        ]
+    )
     model = Pipeline([("columns", columns), ("model", LogisticRegression())])
     with threadpool_limits(1):
-        cross_validate(model, X, y, cv=StratifiedKFold(3, shuffle=True, random_state=0),
-                       scoring="accuracy")
+        cross_validate(model, X, y, cv=StratifiedKFold(3, shuffle=True, random_state=0), scoring="accuracy")
         model.fit(X, y).predict_proba(X)
 
 
@@ -601,9 +644,17 @@ def serve(requests, responses, roots: dict, quiet_after_start: bool = False) -> 
     def send(message: dict) -> None:
         line = (json.dumps(message, default=_to_json) + "\n").encode()
         if len(line) > MAX_ANSWER_BYTES:  # JSON escaping can grow a result past the cap
-            line = (json.dumps({"id": message.get("id"), "status": "crashed", "result": None,
-                                "error": f"the answer is larger than {MAX_ANSWER_BYTES // 2**20} MiB"})
-                    + "\n").encode()
+            line = (
+                json.dumps(
+                    {
+                        "id": message.get("id"),
+                        "status": "crashed",
+                        "result": None,
+                        "error": f"the answer is larger than {MAX_ANSWER_BYTES // 2**20} MiB",
+                    }
+                )
+                + "\n"
+            ).encode()
         responses.write(line)
         responses.flush()
 
@@ -639,8 +690,7 @@ def serve(requests, responses, roots: dict, quiet_after_start: bool = False) -> 
         try:
             data.get(req.get("data"))  # loaded once, here; every later child inherits it
         except Exception as exc:  # noqa: BLE001 - a missing or bad data file is a crash
-            send({"id": req.get("id"), "status": "crashed",
-                  "error": f"cannot load data {req.get('data')!r}: {exc}"})
+            send({"id": req.get("id"), "status": "crashed", "error": f"cannot load data {req.get('data')!r}: {exc}"})
             continue
         send({"id": req.get("id"), **run_isolated(req, roots, data)})
         kill_call_processes()
@@ -678,11 +728,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", required=True, help="folder of data files (read-only)")
     parser.add_argument("--artifacts", help="folder where fit_predict saves the model")
     parser.add_argument("--tmp", default=os.environ.get("TMPDIR", "/tmp"))
-    parser.add_argument("--io", help="folder with 'requests' and 'responses' FIFOs "
-                                     "(else stdin/stdout)")
+    parser.add_argument("--io", help="folder with 'requests' and 'responses' FIFOs (else stdin/stdout)")
     parser.add_argument("--max-file-mb", type=int, help="largest file any process may write")
-    parser.add_argument("--max-processes", type=int,
-                        help="RLIMIT_NPROC (only in a user namespace of the sandbox's own)")
+    parser.add_argument(
+        "--max-processes", type=int, help="RLIMIT_NPROC (only in a user namespace of the sandbox's own)"
+    )
     args = parser.parse_args(argv)
     harden_parent(args.max_file_mb, args.max_processes)
     roots = {

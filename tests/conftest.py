@@ -21,7 +21,10 @@ def run_agent(*args: str, runs_dir: Path, timeout: float = 600, env: dict | None
     """`python -m graph.run ...` in a child process, as a user would run it."""
     return subprocess.run(
         [sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
-        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
     )
 
@@ -29,8 +32,12 @@ def run_agent(*args: str, runs_dir: Path, timeout: float = 600, env: dict | None
 def kill_mid_search(args: list[str], runs_dir: Path, run: str, after_trials: int = 5) -> list[str]:
     """Start `python -m graph.run ARGS`, kill -9 it once `after_trials` trials are logged;
     returns the trial lines written before the kill."""
-    proc = subprocess.Popen([sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     trials = runs_dir / run / "trials.jsonl"
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -46,13 +53,19 @@ def kill_mid_search(args: list[str], runs_dir: Path, run: str, after_trials: int
 def kill_after_event(args: list[str], runs_dir: Path, run: str, node: str, message: str) -> None:
     """Start `python -m graph.run ARGS` and kill -9 it the moment its event log shows `node`'s
     `message`: a kill at a node boundary, where a checkpoint may or may not be committed yet."""
-    proc = subprocess.Popen([sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     events = runs_dir / run / "events.jsonl"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        if events.exists() and any(f'"node": "{node}"' in line and f'"message": "{message}"' in line
-                                   for line in events.read_text().splitlines()):
+        if events.exists() and any(
+            f'"node": "{node}"' in line and f'"message": "{message}"' in line
+            for line in events.read_text().splitlines()
+        ):
             break
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
@@ -61,8 +74,13 @@ def kill_after_event(args: list[str], runs_dir: Path, run: str, node: str, messa
 
 def run_predict(run: Path, data: Path, *args: str) -> subprocess.CompletedProcess:
     """`python -m graph.predict RUN DATA ...` in a child process."""
-    return subprocess.run([sys.executable, "-m", "graph.predict", str(run), str(data), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "graph.predict", str(run), str(data), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def read_json(path: Path) -> dict:

@@ -112,9 +112,7 @@ class ScriptedLLMServer:
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> ScriptedLLMServer:
@@ -193,9 +191,7 @@ class ScriptedLLMServer:
                 else:
                     self._send_json(200, server._completion(body, reply), reply.headers)
 
-            def _send_json(
-                self, status: int, obj: Any, headers: dict[str, str] | None = None
-            ) -> None:
+            def _send_json(self, status: int, obj: Any, headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(obj).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -64,8 +64,9 @@ def imports_of(relative: str, text: str) -> set[str]:
 def project_graph() -> dict[str, set[str]]:
     files = sources()
     modules = {module_name(r) for r in files}
-    return {module_name(r): {m for m in imports_of(r, t) if m in modules and m != module_name(r)}
-            for r, t in files.items()}
+    return {
+        module_name(r): {m for m in imports_of(r, t) if m in modules and m != module_name(r)} for r, t in files.items()
+    }
 
 
 def test_no_import_circle():
@@ -79,7 +80,7 @@ def test_no_import_circle():
         state[module] = "open"
         for dep in sorted(edges.get(module, ())):
             if state.get(dep) == "open":
-                circles.append(path[path.index(dep):] + [dep])
+                circles.append(path[path.index(dep) :] + [dep])
             elif dep not in state:
                 visit(dep, [*path, dep])
         state[module] = "done"

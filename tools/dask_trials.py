@@ -73,8 +73,9 @@ def connect(address: str, workers: int):
     from distributed import Client, LocalCluster
 
     if address == LOCAL:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR
+        )
         return Client(cluster), cluster
     try:
         return Client(address, timeout=CONNECT_SECONDS), None
@@ -97,15 +98,20 @@ class DaskTrials:
         sight = self.client.run(_sees, folders)
         if not sight:
             self._close()
-            raise DaskError(f"optimizer.dask: the Dask scheduler at {self.address} has no workers; "
-                            "start some (dask worker ADDRESS) and run again")
+            raise DaskError(
+                f"optimizer.dask: the Dask scheduler at {self.address} has no workers; "
+                "start some (dask worker ADDRESS) and run again"
+            )
         blind = sorted(address for address, sees in sight.items() if not sees)
         if blind:
             self._close()
-            raise DaskError(f"optimizer.dask: the Dask worker(s) {', '.join(blind)} cannot see the run folder "
-                            f"{Path(folders[0]).parent}; give every worker the run folder at the same path")
-        log.info("optimize: trials on Dask (%s), %d workers",
-                 self.address, len(self.client.scheduler_info()["workers"]))
+            raise DaskError(
+                f"optimizer.dask: the Dask worker(s) {', '.join(blind)} cannot see the run folder "
+                f"{Path(folders[0]).parent}; give every worker the run folder at the same path"
+            )
+        log.info(
+            "optimize: trials on Dask (%s), %d workers", self.address, len(self.client.scheduler_info()["workers"])
+        )
         return self
 
     def evaluate(self, request: dict, timeout: float) -> CallOutcome:

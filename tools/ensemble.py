@@ -41,8 +41,11 @@ def oof_loss(metric: str, y: np.ndarray, pred: np.ndarray) -> float:
         elif metric == "f1_macro":
             score = skm.f1_score(y, labels, average="macro")
         elif metric == "roc_auc":
-            score = (skm.roc_auc_score(y, pred[:, 1]) if pred.shape[1] == 2
-                     else skm.roc_auc_score(y, pred, multi_class="ovr", labels=range(pred.shape[1])))
+            score = (
+                skm.roc_auc_score(y, pred[:, 1])
+                if pred.shape[1] == 2
+                else skm.roc_auc_score(y, pred, multi_class="ovr", labels=range(pred.shape[1]))
+            )
         elif metric == "log_loss":
             return float(skm.log_loss(y, np.clip(pred, 1e-15, 1), labels=range(pred.shape[1])))
         else:
@@ -127,7 +130,7 @@ class OutOfFoldStore:
             np.save(self.folder / f"{key}.npy", predictions, allow_pickle=False)
             entries.append({"key": key, "loss": loss, "config": config})
             entries.sort(key=lambda e: e["loss"])
-            for dropped in entries[self.keep:]:
+            for dropped in entries[self.keep :]:
                 (self.folder / f"{dropped['key']}.npy").unlink(missing_ok=True)
             tmp = self._index.with_suffix(".tmp")
             tmp.write_text(json.dumps(entries[: self.keep], indent=1))
@@ -135,8 +138,11 @@ class OutOfFoldStore:
 
     def members(self) -> list[Member]:
         """The kept trials, best first, with their predictions."""
-        return [Member(e["config"], e["loss"], np.load(self.folder / f"{e['key']}.npy", allow_pickle=False))
-                for e in self.entries() if (self.folder / f"{e['key']}.npy").exists()]
+        return [
+            Member(e["config"], e["loss"], np.load(self.folder / f"{e['key']}.npy", allow_pickle=False))
+            for e in self.entries()
+            if (self.folder / f"{e['key']}.npy").exists()
+        ]
 
 
 def predictions_problem(predictions, n_rows: int, n_classes: int | None) -> tuple[np.ndarray | None, str | None]:

@@ -67,28 +67,31 @@ def families_for(profile: dict, requested: list[str] | None) -> tuple[list[str],
         return families, why
     chosen = [f for f in requested if f in families]
     if not chosen:
-        raise ConfigError(f"optimizer.families: none of {', '.join(requested)} is offered for "
-                          f"this {template.name} data; choose from {', '.join(families)}")
+        raise ConfigError(
+            f"optimizer.families: none of {', '.join(requested)} is offered for "
+            f"this {template.name} data; choose from {', '.join(families)}"
+        )
     return chosen, "families restricted in the config"
 
 
 def _load_and_split(config) -> PreparedData:
     spec = config.dataset
-    data = datasets.load(name=spec.name, path=spec.path, target=spec.target,
-                         test_path=spec.test_path, **spec.options)
+    data = datasets.load(name=spec.name, path=spec.path, target=spec.target, test_path=spec.test_path, **spec.options)
     task = spec.task if spec.task != "auto" else infer_task(data.y, data.task_hint)
     metric = config.metric if config.metric != "auto" else DEFAULT_METRIC[task]
     check_task_and_metric(task, metric, data.y)
     X, y = clean_features(data.X), np.asarray(data.y)
     if data.has_test_split:
         split = "the data set's own test split" if spec.name else "a test file you gave"
-        return PreparedData(X, y, clean_features(data.X_test), np.asarray(data.y_test),
-                            task, metric, data.modality, split, data.extra)
+        return PreparedData(
+            X, y, clean_features(data.X_test), np.asarray(data.y_test), task, metric, data.modality, split, data.extra
+        )
     stratify = None
     if task == "classification" and np.unique(y, return_counts=True)[1].min() >= 2:
         stratify = y
     X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=spec.test_size, random_state=config.seed, stratify=stratify)
+        X, y, test_size=spec.test_size, random_state=config.seed, stratify=stratify
+    )
     how = "cut at random and stratified" if stratify is not None else "cut at random"
     split = f"{spec.test_size:.0%} of rows, {how} (seed {config.seed})"
     return PreparedData(X_train, y_train, X_test, y_test, task, metric, data.modality, split, data.extra)

@@ -1,24 +1,24 @@
 """The run folder: where everything a run makes is written, and its event log.
 
-    runs/<name>/
-      config.yaml          the resolved configuration
-      profile.json         facts about the training split
-      plan.json            the planner's decisions and rationale
-      code/attempts/      every generated component, attempt by attempt
-      code/final/          the verified components that the optimizer used
-      reports/             verification reports, one per attempt
-      sandbox_data/        what the sandbox may read: the training split only
-      sealed/              the test split (and the training target for the host's baselines);
-                           never mounted into a sandbox, never in a prompt
-      model_inputs.json    the columns (or array shape) the model takes, its classes
-      smac/                SMAC's own output (run history, resumable)
-      oof/                 the best trials' out-of-fold predictions (.npy), for the ensemble
-      trials.csv           every trial: configuration, status, loss, time
-      model/               the refit model and its configuration
-      metrics.json         CV and test scores, wall time, trial counts
-      report.md            a readable account with plots
-      checkpoints.sqlite   LangGraph checkpoints (resume); or run_id, its thread in PostgreSQL
-      events.jsonl         what happened, when
+runs/<name>/
+  config.yaml          the resolved configuration
+  profile.json         facts about the training split
+  plan.json            the planner's decisions and rationale
+  code/attempts/      every generated component, attempt by attempt
+  code/final/          the verified components that the optimizer used
+  reports/             verification reports, one per attempt
+  sandbox_data/        what the sandbox may read: the training split only
+  sealed/              the test split (and the training target for the host's baselines);
+                       never mounted into a sandbox, never in a prompt
+  model_inputs.json    the columns (or array shape) the model takes, its classes
+  smac/                SMAC's own output (run history, resumable)
+  oof/                 the best trials' out-of-fold predictions (.npy), for the ensemble
+  trials.csv           every trial: configuration, status, loss, time
+  model/               the refit model and its configuration
+  metrics.json         CV and test scores, wall time, trial counts
+  report.md            a readable account with plots
+  checkpoints.sqlite   LangGraph checkpoints (resume); or run_id, its thread in PostgreSQL
+  events.jsonl         what happened, when
 """
 
 from __future__ import annotations

@@ -55,9 +55,7 @@ def parse_scenario_source(source: str) -> ScenarioSpec:
     except SyntaxError as exc:
         raise ScenarioSpecError(f"scenario: syntax error at line {exc.lineno}: {exc.msg}") from None
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "SCENARIO" for t in node.targets
-        ):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "SCENARIO" for t in node.targets):
             try:
                 value = ast.literal_eval(node.value)
             except ValueError:

@@ -58,6 +58,7 @@ SMAC_FACADES = {
 }
 assert tuple(SMAC_FACADES) == FACADES, "tools/vocabulary.py FACADES and SMAC's classes disagree"
 
+
 class _RepeatableLocalSearch(LocalSearch):
     """SMAC's local search starts from `list(set(points))`, an order that follows Python's
     per-process string hashing, so one seed proposed different configurations in different
@@ -127,8 +128,15 @@ def _target_placeholder(config, seed: int = 0, budget: float | None = None) -> f
 
 
 class SmacSearch:
-    def __init__(self, space: ConfigurationSpace, spec: ScenarioSpec, output_dir: Path,
-                 crash_cost: float, seed: int = 0, start: list[dict] | None = None):
+    def __init__(
+        self,
+        space: ConfigurationSpace,
+        spec: ScenarioSpec,
+        output_dir: Path,
+        crash_cost: float,
+        seed: int = 0,
+        start: list[dict] | None = None,
+    ):
         """`start`: configurations to try right after the space's default, in this order, before
         SMAC's own initial design and its model-based search (a portfolio, cheapest first)."""
         self.space, self.spec, self.crash_cost = space, spec, crash_cost
@@ -164,8 +172,9 @@ class SmacSearch:
             # The surrogate refit is SMAC's own per-trial cost (see FIELD-NOTES): refit after
             # a few trials, search fewer random challengers when trials are cheap.
             kwargs["config_selector"] = facade.get_config_selector(self.scenario, retrain_after=4)
-            kwargs["acquisition_maximizer"] = repeatable(facade.get_acquisition_maximizer(
-                self.scenario, challengers=2000))
+            kwargs["acquisition_maximizer"] = repeatable(
+                facade.get_acquisition_maximizer(self.scenario, challengers=2000)
+            )
         elif self.spec.facade != "random":
             kwargs["acquisition_maximizer"] = repeatable(facade.get_acquisition_maximizer(self.scenario))
         if self.spec.facade == "multi_fidelity":
@@ -254,8 +263,10 @@ class SmacSearch:
             except ValueError:
                 saved = self._state_folder / f"{name}.saved"
                 if not saved.exists():
-                    raise SearchStateError(f"{path} is unreadable (torn by a kill?) and has no saved copy; "
-                                           f"remove {self._state_folder} to start this search afresh") from None
+                    raise SearchStateError(
+                        f"{path} is unreadable (torn by a kill?) and has no saved copy; "
+                        f"remove {self._state_folder} to start this search afresh"
+                    ) from None
                 shutil.copyfile(saved, path)
                 log.warning("%s was unreadable (torn by a kill?): its last complete copy is used", path)
 
@@ -267,8 +278,9 @@ class SmacSearch:
             log.warning("could not replay the previous SMAC run (%s); starting afresh", exc)
             return
         for key, value in old.items():
-            info = TrialInfo(config=old.get_config(key.config_id), instance=key.instance,
-                             seed=key.seed, budget=key.budget)
+            info = TrialInfo(
+                config=old.get_config(key.config_id), instance=key.instance, seed=key.seed, budget=key.budget
+            )
             self.smac.tell(info, value, save=False)
         self.smac.optimizer.save()
 
@@ -291,9 +303,13 @@ class SmacSearch:
         tmp.write_text(json.dumps({"walltime": walltime}))
         tmp.replace(self._progress_file)  # atomic: a kill never leaves half a file
 
-    def run(self, evaluate: Evaluate, workers: int = 1,
-            on_trial: Callable[[dict], None] | None = None,
-            should_stop: Callable[[], str | None] | None = None) -> SearchResult:
+    def run(
+        self,
+        evaluate: Evaluate,
+        workers: int = 1,
+        on_trial: Callable[[dict], None] | None = None,
+        should_stop: Callable[[], str | None] | None = None,
+    ) -> SearchResult:
         """Trials until n_trials, the walltime, or `should_stop()` names a reason to stop
         (checked after every finished trial; trials in flight still finish and are told).
 
@@ -316,8 +332,7 @@ class SmacSearch:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             idle = list(range(workers))
             while True:
-                while idle and stopped_by == "n_trials" \
-                        and self.finished + len(in_flight) < self.spec.n_trials:
+                while idle and stopped_by == "n_trials" and self.finished + len(in_flight) < self.spec.n_trials:
                     if elapsed() >= self.spec.walltime:
                         stopped_by = "walltime"
                         break
@@ -404,17 +419,19 @@ class SmacSearch:
         for number, (key, value) in enumerate(finished, start=1):
             config = history.get_config(key.config_id)
             info = value.additional_info or {}
-            rows.append({
-                "trial": number,
-                "config_id": key.config_id,
-                "status": value.status.name.lower(),
-                "loss": value.cost,
-                "score": info.get("score"),
-                "score_std": info.get("score_std"),
-                "seconds": value.time,
-                "budget": key.budget,
-                "worker": info.get("worker"),
-                "error": info.get("error"),
-                **{f"config.{k}": v for k, v in plain(config).items()},
-            })
+            rows.append(
+                {
+                    "trial": number,
+                    "config_id": key.config_id,
+                    "status": value.status.name.lower(),
+                    "loss": value.cost,
+                    "score": info.get("score"),
+                    "score_std": info.get("score_std"),
+                    "seconds": value.time,
+                    "budget": key.budget,
+                    "worker": info.get("worker"),
+                    "error": info.get("error"),
+                    **{f"config.{k}": v for k, v in plain(config).items()},
+                }
+            )
         return rows

@@ -38,9 +38,20 @@ MODALITIES = ("tabular", "image", "text", "timeseries")
 COMPONENTS = ("configspace", "train", "scenario")
 
 __all__ = [
-    "BACKENDS", "COMPONENTS", "CLASSIFICATION_METRICS", "DEFAULT_METRIC", "ERROR_METRICS", "FACADES",
-    "METRICS", "METRICS_BY_TASK", "MODALITIES", "REGRESSION_METRICS", "SCORE_METRICS", "TASKS",
-    "higher_is_better", "metric_misfit",
+    "BACKENDS",
+    "COMPONENTS",
+    "CLASSIFICATION_METRICS",
+    "DEFAULT_METRIC",
+    "ERROR_METRICS",
+    "FACADES",
+    "METRICS",
+    "METRICS_BY_TASK",
+    "MODALITIES",
+    "REGRESSION_METRICS",
+    "SCORE_METRICS",
+    "TASKS",
+    "higher_is_better",
+    "metric_misfit",
 ]
 
 

@@ -9,8 +9,10 @@ import pytest
 from graph.run import main
 
 IRIS = "dataset:\n  name: iris\n"
-BOMB = ("a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-        "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n")
+BOMB = (
+    "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+    "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+)
 
 
 def run_cli(tmp_path, capsys, config: bytes | str, *extra: str, runs: str = "runs") -> tuple[int, str]:
@@ -29,9 +31,11 @@ def table(tmp_path, name: str, text: str) -> str:
 
 @pytest.mark.parametrize(
     ("setting", "expected"),
-    [("optimizer.n_trials=[1", "--set optimizer.n_trials: not valid YAML at line 1"),
-     ("optimizer.n_trials=!!python/object/apply:os.system [ls]", "--set optimizer.n_trials: not valid YAML"),
-     ("dataset.options=" + "{" + BOMB.replace("\n", ", ").rstrip(", ") + "}", "expands to more than 10000 values")],
+    [
+        ("optimizer.n_trials=[1", "--set optimizer.n_trials: not valid YAML at line 1"),
+        ("optimizer.n_trials=!!python/object/apply:os.system [ls]", "--set optimizer.n_trials: not valid YAML"),
+        ("dataset.options=" + "{" + BOMB.replace("\n", ", ").rstrip(", ") + "}", "expands to more than 10000 values"),
+    ],
 )
 def test_bad_set_values(tmp_path, capsys, setting, expected):
     code, err = run_cli(tmp_path, capsys, IRIS, "--set", setting)
@@ -65,10 +69,12 @@ def test_a_runs_dir_that_cannot_hold_runs(tmp_path, capsys, where):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("a,label\n1,2\n", "has only 1 labelled rows"),
-     ("a,label\n", "has no labelled rows"),
-     ("a,label\n1,\n2,\n3,\n", "has no labelled rows"),
-     ("a,label,label\n" + "".join(f"{i},{i % 2},{i % 2}\n" for i in range(30)), "duplicate column names: label")],
+    [
+        ("a,label\n1,2\n", "has only 1 labelled rows"),
+        ("a,label\n", "has no labelled rows"),
+        ("a,label\n1,\n2,\n3,\n", "has no labelled rows"),
+        ("a,label,label\n" + "".join(f"{i},{i % 2},{i % 2}\n" for i in range(30)), "duplicate column names: label"),
+    ],
 )
 def test_tables_that_cannot_be_learned(tmp_path, capsys, text, expected):
     path = table(tmp_path, "train.csv", text)

@@ -34,15 +34,20 @@ def test_set_overrides_are_validated_like_the_file():
         ({**IRIS, "optimizer": {"n_trails": 3}}, "optimizer.n_trails: unknown field; allowed here: facade, n_trials"),
         ({**IRIS, "optimizer": {"n_trials": "abc"}}, "optimizer.n_trials: Input should be a valid integer"),
         ({**IRIS, "optimizer": {"n_trials": 0}}, "optimizer.n_trials: Input should be greater than or equal to 1"),
-        ({"dataset": {"name": "iris", "task": "regression"}, "metric": "accuracy"},
-         "metric: 'accuracy' does not fit a regression task; use one of r2, rmse, mae"),
+        (
+            {"dataset": {"name": "iris", "task": "regression"}, "metric": "accuracy"},
+            "metric: 'accuracy' does not fit a regression task; use one of r2, rmse, mae",
+        ),
         ({**IRIS, "metric": "acc"}, "metric: Input should be 'auto', 'accuracy'"),
         ({**IRIS, "sandbox": {"backend": "vm"}}, "sandbox.backend: Input should be 'auto', 'docker' or 'process'"),
         ({**IRIS, "optimizer": {"families": ["xgboost"]}}, "optimizer.families.0: Input should be 'hgb'"),
         ({"dataset": {"path": "train.csv"}}, "dataset.target: name the target column"),
         ({}, "dataset: required field is missing"),
         ({"dataset": {"name": "iris", "path": "x.csv", "target": "y"}}, "give either dataset.name"),
-        ({**IRIS, "checkpoints": "mysql://db/runs"}, "checkpoints: expected a postgresql:// URL, got 'mysql://db/runs'"),
+        (
+            {**IRIS, "checkpoints": "mysql://db/runs"},
+            "checkpoints: expected a postgresql:// URL, got 'mysql://db/runs'",
+        ),
         ({**IRIS, "checkpoints": "postgresql://me:secret@db/runs"}, "checkpoints: keep the password out of the URL"),
     ],
 )
@@ -70,10 +75,14 @@ def _cli(tmp_path, capsys, yaml_text: str, *extra: str) -> tuple[int, str]:
         ("dataset:\n  name: diabetes\nmetric: accuracy\n", "metric: 'accuracy' does not fit a regression task"),
         ("dataset:\n  name: iris\nmetric: rmse\n", "metric: 'rmse' does not fit a classification task"),
         ("dataset: [\n", "not valid YAML"),
-        ("dataset:\n  name: iris\noptimizer:\n  dask: http://scheduler:8786\n",
-         "optimizer.dask: expected 'local' or a scheduler address such as tcp://host:8786"),
-        ("dataset:\n  name: iris\noptimizer:\n  families: [cnn]\n",
-         "optimizer.families: none of cnn is offered for this tabular data; choose from hgb"),
+        (
+            "dataset:\n  name: iris\noptimizer:\n  dask: http://scheduler:8786\n",
+            "optimizer.dask: expected 'local' or a scheduler address such as tcp://host:8786",
+        ),
+        (
+            "dataset:\n  name: iris\noptimizer:\n  families: [cnn]\n",
+            "optimizer.families: none of cnn is offered for this tabular data; choose from hgb",
+        ),
     ],
 )
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys, yaml_text, expected):

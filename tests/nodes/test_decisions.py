@@ -15,8 +15,11 @@ LLM = {c: {"author": "llm"} for c in ("configspace", "train", "scenario")}
 def reports(**statuses: str) -> dict:
     out = {c: {"status": "passed", "error": None, "attempt": 1} for c in ("configspace", "train", "scenario")}
     for component, status in statuses.items():
-        out[component] = {"status": status, "attempt": 3,
-                          "error": f"{component} failed: bad hyperparameter name" if status == "failed" else None}
+        out[component] = {
+            "status": status,
+            "attempt": 3,
+            "error": f"{component} failed: bad hyperparameter name" if status == "failed" else None,
+        }
     return out
 
 
@@ -30,16 +33,22 @@ def test_a_failure_with_attempts_left_goes_back_to_its_coder_alone():
 
 
 def test_used_up_llm_attempts_hand_the_component_and_its_partner_to_the_builtin_coder():
-    decision, taken = after_verify(reports(configspace="failed", train="skipped"), LLM,
-                                   {"configspace": 3, "train": 3}, {}, CoderConfig(max_code_attempts=3))
+    decision, taken = after_verify(
+        reports(configspace="failed", train="skipped"),
+        LLM,
+        {"configspace": 3, "train": 3},
+        {},
+        CoderConfig(max_code_attempts=3),
+    )
     assert set(taken) == {"configspace", "train"}
     assert "bad hyperparameter name" in taken["configspace"] and "share hyperparameter names" in taken["train"]
     assert decision == {"step": "code", "components": ["configspace", "train"]}
 
 
 def test_used_up_attempts_with_fallback_stop_end_the_run_naming_the_component():
-    decision, taken = after_verify(reports(train="failed"), LLM, {"train": 3}, {},
-                                   CoderConfig(max_code_attempts=3, fallback="stop"))
+    decision, taken = after_verify(
+        reports(train="failed"), LLM, {"train": 3}, {}, CoderConfig(max_code_attempts=3, fallback="stop")
+    )
     assert decision["step"] == "stop" and taken == {}
     assert decision["reason"].startswith("the train component failed verification 3 times")
     assert decision["reason"].endswith("coder.fallback is stop")
@@ -48,14 +57,21 @@ def test_used_up_attempts_with_fallback_stop_end_the_run_naming_the_component():
 def test_a_builtin_component_that_still_fails_stops_the_run():
     builtin = {**LLM, "train": {"author": "builtin"}, "configspace": {"author": "builtin"}}
     taken_before = {"train": "LLM attempts failed", "configspace": "written with the built-in train"}
-    decision, taken = after_verify(reports(train="failed"), builtin, {"train": 3}, taken_before,
-                                   CoderConfig(max_code_attempts=3))
+    decision, taken = after_verify(
+        reports(train="failed"), builtin, {"train": 3}, taken_before, CoderConfig(max_code_attempts=3)
+    )
     assert decision["step"] == "stop" and taken == {}
 
 
 def summary(**fields) -> dict:
-    return {"incumbent": {"model": "hgb"}, "n_trials": 10, "status_counts": {"success": 10},
-            "stopped_by": "n_trials", "failed_share": 0.0, **fields}
+    return {
+        "incumbent": {"model": "hgb"},
+        "n_trials": 10,
+        "status_counts": {"success": 10},
+        "stopped_by": "n_trials",
+        "failed_share": 0.0,
+        **fields,
+    }
 
 
 def test_a_search_with_an_incumbent_deploys():
@@ -78,9 +94,12 @@ def test_many_failed_trials_still_deploy_the_incumbent_but_say_so():
 
 @pytest.mark.parametrize(
     ("trials", "crashed", "can_recode", "expected"),
-    [(4, 4, True, False),  # too early to judge (crash_check_after 5)
-     (5, 3, True, True), (5, 2, True, False),
-     (10, 10, False, False)],  # nobody to send it back to: the search goes on
+    [
+        (4, 4, True, False),  # too early to judge (crash_check_after 5)
+        (5, 3, True, True),
+        (5, 2, True, False),
+        (10, 10, False, False),
+    ],  # nobody to send it back to: the search goes on
 )
 def test_the_crash_rule(trials, crashed, can_recode, expected):
     opt = OptimizerConfig(crash_check_after=5, max_crash_share=0.5)
@@ -89,11 +108,13 @@ def test_the_crash_rule(trials, crashed, can_recode, expected):
 
 @pytest.mark.parametrize(
     ("limit", "seconds_left", "expected"),
-    [(300, 600, 300),  # the configured trial timeout
-     (300, 100, 50),  # half of what remains: one slow family cannot eat the search
-     (300, 15, 10),  # never less than 10 s ...
-     (300, 4, 4),  # ... unless the search ends sooner
-     (300, 0.2, 1.0)],  # at least a second
+    [
+        (300, 600, 300),  # the configured trial timeout
+        (300, 100, 50),  # half of what remains: one slow family cannot eat the search
+        (300, 15, 10),  # never less than 10 s ...
+        (300, 4, 4),  # ... unless the search ends sooner
+        (300, 0.2, 1.0),
+    ],  # at least a second
 )
 def test_a_trial_gets_at_most_half_of_the_remaining_search(limit, seconds_left, expected):
     assert trial_timeout(limit, seconds_left) == pytest.approx(expected)

@@ -102,9 +102,17 @@ def run_hostile(tmp_path: Path, runs_dir: Path, backend: str, agents, *extra: st
             "name: hostile\ndataset: {name: iris}\noptimizer: {n_trials: 4, walltime: 60, workers: 1}\n"
             "verify: {n_configs: 1, n_samples: 30, subsample: 60}\n"
             f"llm: {{provider: openai_compatible, base_url: '{server.base_url}', model: scripted, "
-            f"api_key_env: {KEY_ENV}, max_retries: 0, retry_backoff_s: 0.01}}\n")
-        result = run_agent(str(config), "--set", f"sandbox.backend={backend}", *extra, runs_dir=runs_dir,
-                           env={KEY_ENV: KEY}, timeout=600)
+            f"api_key_env: {KEY_ENV}, max_retries: 0, retry_backoff_s: 0.01}}\n"
+        )
+        result = run_agent(
+            str(config),
+            "--set",
+            f"sandbox.backend={backend}",
+            *extra,
+            runs_dir=runs_dir,
+            env={KEY_ENV: KEY},
+            timeout=600,
+        )
         requests = [str(r.body) for r in server.requests]
     return result, requests, runs_dir / "hostile"
 
@@ -143,8 +151,11 @@ if len(data.y) > 100 and config.get("linear:C") != 1.0:
 
 
 def test_garbage_results_and_an_inflated_scenario_crash_only_their_trials(tmp_path, runs_dir):
-    inflated = scenario_source(5000).replace('"walltime": 120.0', '"walltime": 100000.0').replace(
-        '"n_workers": 1', '"n_workers": 6')
+    inflated = (
+        scenario_source(5000)
+        .replace('"walltime": 120.0', '"walltime": 100000.0')
+        .replace('"n_workers": 1', '"n_workers": 6')
+    )
     agents = correct_agents(train=[fenced(train_source(GARBAGE))], scenario=[fenced(inflated)])
     result, _, run = run_hostile(tmp_path, runs_dir, "process", agents, "--set", "optimizer.n_trials=6")
     assert result.returncode == 0, result.stderr[-3000:]

@@ -37,17 +37,31 @@ def fenced(source: str, before: str = "Here is the module.") -> str:
 
 
 def plan_answer(n_trials: int = 4, **changes) -> str:
-    proposal = {"task": "classification", "metric": "accuracy", "families": FAMILIES,
-                "facade": "hpo", "n_trials": n_trials, "walltime": 120, "fidelity": None,
-                "rationale": "Iris is small and clean: a linear model and k-NN on scaled "
-                             "features are strong and fast; a few SMAC trials suffice."}
+    proposal = {
+        "task": "classification",
+        "metric": "accuracy",
+        "families": FAMILIES,
+        "facade": "hpo",
+        "n_trials": n_trials,
+        "walltime": 120,
+        "fidelity": None,
+        "rationale": "Iris is small and clean: a linear model and k-NN on scaled "
+        "features are strong and fast; a few SMAC trials suffice.",
+    }
     return json.dumps({**proposal, **changes})
 
 
 def configspace_source(n_rows: int = 120) -> str:
-    return fill_parameters((TEMPLATES / "configspace.py").read_text(), {
-        "TASK": "classification", "FAMILIES": FAMILIES, "HAS_CATEGORICAL": False,
-        "HAS_MISSING": False, "N_ROWS": n_rows})
+    return fill_parameters(
+        (TEMPLATES / "configspace.py").read_text(),
+        {
+            "TASK": "classification",
+            "FAMILIES": FAMILIES,
+            "HAS_CATEGORICAL": False,
+            "HAS_MISSING": False,
+            "N_ROWS": n_rows,
+        },
+    )
 
 
 def train_source(first_lines: str = "", header: str = "") -> str:
@@ -60,13 +74,15 @@ def train_source(first_lines: str = "", header: str = "") -> str:
 
 
 def scenario_source(n_trials: int = 4) -> str:
-    return ('"""SMAC scenario."""\n\n# Few trials: iris is small.\nSCENARIO = {\n'
-            f'    "facade": "hpo",\n    "n_trials": {n_trials},\n    "walltime": 120.0,\n'
-            '    "n_workers": 1,\n    "deterministic": True,\n    "objectives": ["loss"],\n'
-            '    "seed": 0,\n}\n')
+    return (
+        '"""SMAC scenario."""\n\n# Few trials: iris is small.\nSCENARIO = {\n'
+        f'    "facade": "hpo",\n    "n_trials": {n_trials},\n    "walltime": 120.0,\n'
+        '    "n_workers": 1,\n    "deterministic": True,\n    "objectives": ["loss"],\n'
+        '    "seed": 0,\n}\n'
+    )
 
 
-BROKEN_SPACE = '''
+BROKEN_SPACE = """
 from ConfigSpace import Categorical, ConfigurationSpace, Float, ParentCondition
 
 
@@ -76,7 +92,7 @@ def get_configspace():
     c = Float("linear:C", (1e-4, 1e4), log=True, default=1.0)
     cs.add(model, c, ParentCondition(c, model, "linear"))
     return cs
-'''
+"""
 
 # Crashes on every configuration but the default, on the full training split only (the
 # verifier trains on a smaller sample, so this passes verification and fails in the search).
@@ -89,8 +105,12 @@ if len(data.y) > 100 and (config.get("model") != "linear" or config.get("linear:
 class Agents:
     """The scripted model: answers per role, the last answer of a role repeats."""
 
-    ROLES = {"Plan the hyperparameter search": "plan", "(component: configspace)": "configspace",
-             "(component: train)": "train", "(component: scenario)": "scenario"}
+    ROLES = {
+        "Plan the hyperparameter search": "plan",
+        "(component: configspace)": "configspace",
+        "(component: train)": "train",
+        "(component: scenario)": "scenario",
+    }
 
     def __init__(self, **answers: list) -> None:
         self.answers = {role: list(items) for role, items in answers.items()}
@@ -115,8 +135,12 @@ class Agents:
 
 
 def correct_agents(n_trials: int = 4, **overrides) -> Agents:
-    answers = {"plan": [plan_answer(n_trials)], "configspace": [fenced(configspace_source())],
-               "train": [fenced(train_source())], "scenario": [fenced(scenario_source(n_trials))]}
+    answers = {
+        "plan": [plan_answer(n_trials)],
+        "configspace": [fenced(configspace_source())],
+        "train": [fenced(train_source())],
+        "scenario": [fenced(scenario_source(n_trials))],
+    }
     return Agents(**{**answers, **overrides})
 
 
@@ -126,9 +150,17 @@ def api_key(monkeypatch):
 
 
 def llm_settings(server: ScriptedLLMServer, **changes) -> dict:
-    return {"provider": "openai_compatible", "base_url": server.base_url, "model": "scripted-coder",
-            "api_key_env": KEY_ENV, "timeout": 30, "retry_backoff_s": 0.01,
-            "retry_backoff_max_s": 0.05, "prices": {"input": 1.0, "output": 2.0}, **changes}
+    return {
+        "provider": "openai_compatible",
+        "base_url": server.base_url,
+        "model": "scripted-coder",
+        "api_key_env": KEY_ENV,
+        "timeout": 30,
+        "retry_backoff_s": 0.01,
+        "retry_backoff_max_s": 0.05,
+        "prices": {"input": 1.0, "output": 2.0},
+        **changes,
+    }
 
 
 # ---- in-process runs of single nodes --------------------------------------------------------
@@ -137,9 +169,15 @@ def llm_settings(server: ScriptedLLMServer, **changes) -> dict:
 def start_run(tmp_path: Path, server: ScriptedLLMServer, backend: str = "process", **changes) -> dict:
     from nodes.initialize import initialize
 
-    data = {"name": "iris", "dataset": {"name": "iris"}, "sandbox": {"backend": backend},
-            "optimizer": {"n_trials": 4}, "verify": {"n_configs": 2, "n_samples": 30},
-            "llm": llm_settings(server, **changes.pop("llm", {})), **changes}
+    data = {
+        "name": "iris",
+        "dataset": {"name": "iris"},
+        "sandbox": {"backend": backend},
+        "optimizer": {"n_trials": 4},
+        "verify": {"n_configs": 2, "n_samples": 30},
+        "llm": llm_settings(server, **changes.pop("llm", {})),
+        **changes,
+    }
     state = {"config": parse_config(data).model_dump(mode="json"), "run_dir": str(tmp_path / "iris")}
     return {**state, **initialize(state)}
 
@@ -171,9 +209,12 @@ def calls(run_dir: str) -> list[dict]:
 def test_planner_answer_that_is_not_json_is_asked_again(tmp_path, api_key):
     from nodes.plan import plan
 
-    agents = correct_agents(plan=[
-        "Sure! The plan: {task: classification, metric: accuracy, families: [linear, knn]}",
-        plan_answer(n_trials=3, families=["linear", "knn", "gaussian_process"], metric="r2")])
+    agents = correct_agents(
+        plan=[
+            "Sure! The plan: {task: classification, metric: accuracy, families: [linear, knn]}",
+            plan_answer(n_trials=3, families=["linear", "knn", "gaussian_process"], metric="r2"),
+        ]
+    )
     with ScriptedLLMServer(agents) as server:
         state = start_run(tmp_path, server, llm={"structured_output": "json_schema"})
         decided = plan(state)["plan"]
@@ -197,8 +238,7 @@ def test_planner_answer_that_is_not_json_is_asked_again(tmp_path, api_key):
 def test_a_rate_limit_is_retried_then_the_plan_succeeds(tmp_path, api_key):
     from nodes.plan import plan
 
-    agents = correct_agents(plan=[Reply.error(429, "rate limited", headers={"Retry-After": "0"}),
-                                  plan_answer()])
+    agents = correct_agents(plan=[Reply.error(429, "rate limited", headers={"Retry-After": "0"}), plan_answer()])
     with ScriptedLLMServer(agents) as server:
         state = start_run(tmp_path, server)
         decided = plan(state)["plan"]
@@ -238,10 +278,12 @@ def test_reasoning_model_answers_with_a_think_block(tmp_path, api_key):
     from nodes.verify import verify
 
     think = "<think>The user wants iris. ConfigSpace has ParentCondition? No: EqualsCondition.</think>\n"
-    agents = correct_agents(plan=[think + plan_answer()],
-                            configspace=[think + fenced(configspace_source())],
-                            train=[think + fenced(train_source())],
-                            scenario=[think + fenced(scenario_source())])
+    agents = correct_agents(
+        plan=[think + plan_answer()],
+        configspace=[think + fenced(configspace_source())],
+        train=[think + fenced(train_source())],
+        scenario=[think + fenced(scenario_source())],
+    )
     with ScriptedLLMServer(agents) as server:
         state = start_run(tmp_path, server, llm={"provider": "deepseek-r1", "model": None})
         state = apply(state, plan(state))
@@ -366,10 +408,8 @@ except OSError:
         assert listener.connections == 0  # three train calls in docker, none got out
         control = {**state, "backend": "unsafe_process"}  # the one backend that does not isolate
         with sandbox_for(control, name="control") as sandbox:
-            default = {"model": "linear", "linear:C": 1.0, "scaler": "standard",
-                       "class_weight": "none"}
-            outcome = sandbox.call("train", module="attempts/train-1.py", data="verify.pkl",
-                                   config=default)
+            default = {"model": "linear", "linear:C": 1.0, "scaler": "standard", "class_weight": "none"}
+            outcome = sandbox.call("train", module="attempts/train-1.py", data="verify.pkl", config=default)
         assert outcome.ok, outcome.describe()
         assert listener.connections >= 1, "the probe never reached the host from the unsafe_process sandbox"
 
@@ -476,8 +516,7 @@ def test_a_coder_learns_from_the_verifiers_error(tmp_path, runs_dir):
 def test_trials_that_crash_are_recorded_and_the_run_goes_on(tmp_path, runs_dir):
     agents = correct_agents(n_trials=5, train=[fenced(train_source(CRASHING))])
     with ScriptedLLMServer(agents) as server:
-        result, run_dir = run(tmp_path, runs_dir, server, n_trials=5,
-                              optimizer={"max_crash_share": 1.0})
+        result, run_dir = run(tmp_path, runs_dir, server, n_trials=5, optimizer={"max_crash_share": 1.0})
     assert result.returncode == 0, result.stderr[-3000:]
     search = read_json(run_dir / "search.json")
     assert search["status_counts"]["crashed"] >= 3 and search["status_counts"]["success"] >= 1
@@ -489,11 +528,11 @@ def test_trials_that_crash_are_recorded_and_the_run_goes_on(tmp_path, runs_dir):
 
 @pytest.mark.slow
 def test_too_many_crashed_trials_send_train_back_to_its_coder(tmp_path, runs_dir):
-    agents = correct_agents(n_trials=5, train=[fenced(train_source(CRASHING)),
-                                               fenced(train_source())])
+    agents = correct_agents(n_trials=5, train=[fenced(train_source(CRASHING)), fenced(train_source())])
     with ScriptedLLMServer(agents) as server:
-        result, run_dir = run(tmp_path, runs_dir, server, n_trials=5,
-                              optimizer={"max_crash_share": 0.5, "crash_check_after": 3})
+        result, run_dir = run(
+            tmp_path, runs_dir, server, n_trials=5, optimizer={"max_crash_share": 0.5, "crash_check_after": 3}
+        )
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(agents.requests["train"]) == 2 and len(agents.requests["configspace"]) == 1
     recode = agents.prompt("train", 2)
@@ -522,8 +561,7 @@ def test_builtin_takes_over_a_component_and_its_partner():
     assert builtin_takes_over(["configspace"], components, {}, {"configspace": report}, "stop") == {}
     # Once taken over, never again: a built-in component that still fails stops the run.
     components["configspace"]["author"] = "builtin"
-    assert builtin_takes_over(["configspace"], components, taken, {"configspace": report},
-                              "builtin") == {}
+    assert builtin_takes_over(["configspace"], components, taken, {"configspace": report}, "builtin") == {}
 
 
 @pytest.mark.slow
@@ -548,8 +586,9 @@ def test_a_cost_cap_mid_run_falls_back_to_the_builtin_coder(tmp_path, runs_dir):
     agents = correct_agents()
     with ScriptedLLMServer(agents) as server:
         # Only the planner's call fits: it crosses the cap, every later call is refused.
-        result, run_dir = run(tmp_path, runs_dir, server,
-                              llm={"max_cost_usd": 0.0001, "prices": {"input": 1.0, "output": 1.0}})
+        result, run_dir = run(
+            tmp_path, runs_dir, server, llm={"max_cost_usd": 0.0001, "prices": {"input": 1.0, "output": 1.0}}
+        )
     assert result.returncode == 0, result.stderr[-3000:]
     assert set(agents.requests) == {"plan"}
     assert read_json(run_dir / "plan.json")["author"].startswith("llm")

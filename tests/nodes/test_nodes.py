@@ -17,7 +17,7 @@ from nodes.plan import builtin_plan, plan
 from nodes.verify import VerificationReport, route_after_verify, static_check, verify
 from tools.templates import get as get_template
 
-BROKEN_SPACE = '''
+BROKEN_SPACE = """
 from ConfigSpace import ConfigurationSpace, Categorical, Float, ParentCondition
 
 def get_configspace():
@@ -26,7 +26,7 @@ def get_configspace():
     c = Float("C", (0.1, 10.0))
     cs.add(model, c, ParentCondition(c, model, "a"))
     return cs
-'''
+"""
 
 
 def _config(**overrides) -> dict:
@@ -142,7 +142,8 @@ def test_verify_catches_a_train_that_breaks_its_contract(initialized, tmp_path):
     (tmp_path / "iris" / "code" / "attempts" / "train-1.py").write_text(
         "def train(config, data, seed=0, budget=None):\n    return 0.5\n"
         "def fit(config, data, seed=0):\n    return None\n"
-        "def predict(model, X):\n    return [0] * len(X)\n")
+        "def predict(model, X):\n    return [0] * len(X)\n"
+    )
     out = verify(state)
     assert out["reports"]["train"]["status"] == "failed"
     assert "must return a dict with a 'loss' key" in out["reports"]["train"]["error"]
@@ -169,7 +170,8 @@ def test_optimize_stops_a_trial_at_the_search_walltime(tmp_path):
     state = _coded({**state, **initialize(state)})
     state.update(verify(state))
     (tmp_path / "iris" / "code" / "final" / "train.py").write_text(
-        "import time\n\ndef train(config, data, seed=0, budget=None):\n    time.sleep(600)\n")
+        "import time\n\ndef train(config, data, seed=0, budget=None):\n    time.sleep(600)\n"
+    )
     started = time.monotonic()
     search = optimize(state)["search"]
     assert time.monotonic() - started < 30, "the trial was given the 120 s trial timeout"

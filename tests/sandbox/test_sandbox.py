@@ -194,8 +194,7 @@ def test_process_host_environment_is_absent(process_sandbox):
 def our_containers() -> list:
     from sandbox.container import LABEL, OWNER_LABEL, _client, _owner
 
-    return _client().containers.list(
-        all=True, filters={"label": [LABEL, f"{OWNER_LABEL}={_owner()}"]})
+    return _client().containers.list(all=True, filters={"label": [LABEL, f"{OWNER_LABEL}={_owner()}"]})
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +206,6 @@ def docker_sandbox(docker_ready, workspace):
         sandbox = DockerSandbox(workspace, LIMITS, name="test-docker").start()
     yield sandbox
     sandbox.close()
-
 
 
 @pytest.mark.docker
@@ -307,8 +305,7 @@ def test_docker_container_out_of_memory_is_memoryout(docker_ready, workspace, mo
     from sandbox import container
 
     monkeypatch.setattr(container, "PARENT_MEMORY_MB", 0)  # no headroom for the warm worker
-    with container.DockerSandbox(workspace, Limits(timeout=10, memory_mb=256),
-                                 name="test-oom") as sandbox:
+    with container.DockerSandbox(workspace, Limits(timeout=10, memory_mb=256), name="test-oom") as sandbox:
         outcome = train(sandbox, "memory_bomb.py", timeout=5)
         assert outcome.status == "memoryout", outcome.describe()
 

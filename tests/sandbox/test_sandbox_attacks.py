@@ -316,8 +316,9 @@ def sandbox(request, room):
     _ready(request.param)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("OPENAI_API_KEY", SECRET)
-        box = open_sandbox(request.param, Workspace(room / "code", room / "data"), LIMITS,
-                           name=f"attacks-{request.param}")
+        box = open_sandbox(
+            request.param, Workspace(room / "code", room / "data"), LIMITS, name=f"attacks-{request.param}"
+        )
     yield box
     box.close()
 
@@ -377,8 +378,13 @@ def test_host_environment_never_reaches_the_code(sandbox):
 
 
 def test_host_files_outside_the_workspace_are_unreadable(sandbox, room):
-    paths = [str(room / "canary.txt"), "/etc/shadow", str(Path(__file__).resolve()),
-             str(Path.home() / ".bashrc"), "/data/train.pkl"]
+    paths = [
+        str(room / "canary.txt"),
+        "/etc/shadow",
+        str(Path(__file__).resolve()),
+        str(Path.home() / ".bashrc"),
+        "/data/train.pkl",
+    ]
     outcome = train(sandbox, "read.py", paths=paths)
     assert outcome.ok, outcome.describe()
     seen = outcome.result["seen"]
@@ -388,8 +394,21 @@ def test_host_files_outside_the_workspace_are_unreadable(sandbox, room):
 
 
 def test_writes_land_only_in_its_own_tmp(sandbox, room):
-    folders = ["/", "/code", "/data", "/usr", "/etc", "/sandbox", "/io", "/dev", "/proc", sys.prefix,
-               str(room), str(room / "code"), "/tmp"]
+    folders = [
+        "/",
+        "/code",
+        "/data",
+        "/usr",
+        "/etc",
+        "/sandbox",
+        "/io",
+        "/dev",
+        "/proc",
+        sys.prefix,
+        str(room),
+        str(room / "code"),
+        "/tmp",
+    ]
     outcome = train(sandbox, "write.py", folders=folders)
     assert outcome.ok, outcome.describe()
     assert outcome.result["written"] == ["/tmp"]
@@ -407,12 +426,15 @@ def test_the_answer_channel_cannot_be_forged(sandbox):
     assert_in_step(sandbox)
 
 
-@pytest.mark.parametrize(("answer", "words"), [
-    ("garbage", "not JSON"),
-    ("wrong_id", "expected"),
-    ("bad_status", "unknown status"),
-    ("huge", "longer than 64 MiB"),
-])
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        ("garbage", "not JSON"),
+        ("wrong_id", "expected"),
+        ("bad_status", "unknown status"),
+        ("huge", "longer than 64 MiB"),
+    ],
+)
 @pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_a_broken_answer_is_a_crash_and_a_fresh_worker(backend, answer, words, room, tmp_path, monkeypatch):
     _ready(backend)
@@ -453,16 +475,28 @@ def test_artifacts_come_back_without_following_symlinks(backend, room, tmp_path)
     victim.write_text("host file")
     workspace = Workspace(room / "code", room / "data", artifacts=model)
     with open_sandbox(backend, workspace, LIMITS, name="artifacts") as box:
-        fair = box.call("fit_predict", module="artifact.py", data="train.pkl", predict="predict.pkl",
-                        config={}, artifact="model.pkl")
+        fair = box.call(
+            "fit_predict",
+            module="artifact.py",
+            data="train.pkl",
+            predict="predict.pkl",
+            config={},
+            artifact="model.pkl",
+        )
         assert fair.ok, fair.describe()
         saved = model / "model.pkl"
         assert saved.is_file() and not saved.is_symlink() and saved.stat().st_size > 100
         saved.unlink()
         (room / "data" / "victim-path.txt").write_text(str(victim))
         try:
-            planted = box.call("fit_predict", module="artifact.py", data="train.pkl", predict="predict.pkl",
-                               config={}, artifact="model.pkl")
+            planted = box.call(
+                "fit_predict",
+                module="artifact.py",
+                data="train.pkl",
+                predict="predict.pkl",
+                config={},
+                artifact="model.pkl",
+            )
         finally:
             (room / "data" / "victim-path.txt").write_text("")
     assert planted.status == "crashed" and "regular file" in planted.error, planted.describe()
@@ -478,8 +512,14 @@ def test_a_file_past_the_size_cap_is_refused(backend, room, tmp_path):
     workspace = Workspace(room / "code", room / "data", artifacts=tmp_path / "model")
     with open_sandbox(backend, workspace, LIMITS, name="big-file") as box:
         started = time.monotonic()
-        outcome = box.call("fit_predict", module="big_file.py", data="train.pkl", predict="predict.pkl",
-                           config={}, artifact="model.pkl")
+        outcome = box.call(
+            "fit_predict",
+            module="big_file.py",
+            data="train.pkl",
+            predict="predict.pkl",
+            config={},
+            artifact="model.pkl",
+        )
     # Python ignores SIGXFSZ, so the write past RLIMIT_FSIZE fails with EFBIG.
     assert outcome.status == "crashed" and "File too large" in outcome.error, outcome.describe()
     assert time.monotonic() - started < 10
@@ -541,8 +581,9 @@ def test_the_kernels_oom_kill_is_memoryout(backend, room, monkeypatch):
             pytest.skip(f"no cgroup for the process sandbox here: {why}")
         probe.remove()
     monkeypatch.setattr(process if backend == "process" else container, "PARENT_MEMORY_MB", 0)
-    with open_sandbox(backend, Workspace(room / "code", room / "data"), Limits(timeout=10, memory_mb=320),
-                      name="oom") as box:
+    with open_sandbox(
+        backend, Workspace(room / "code", room / "data"), Limits(timeout=10, memory_mb=320), name="oom"
+    ) as box:
         outcome = train(box, "memory_hog.py")
         assert outcome.status == "memoryout", outcome.describe()
 
@@ -600,8 +641,9 @@ def test_a_sandbox_that_cannot_start_leaves_nothing_behind(backend, room, tmp_pa
     assert not (tmp_path / "missing").exists()
     dying = tmp_path / "worker.py"
     dying.write_text("raise SystemExit('no worker today')\n")
-    monkeypatch.setattr("sandbox.process.WORKER_SCRIPT" if backend == "process" else "sandbox.container.WORKER_SCRIPT",
-                        dying)
+    monkeypatch.setattr(
+        "sandbox.process.WORKER_SCRIPT" if backend == "process" else "sandbox.container.WORKER_SCRIPT", dying
+    )
     with pytest.raises(SandboxError, match="did not start"):
         open_sandbox(backend, Workspace(room / "code", room / "data"), LIMITS, name="broken")
     assert set(Path(tempfile.gettempdir()).glob(ours)) == before
@@ -611,14 +653,21 @@ def test_a_sandbox_that_cannot_start_leaves_nothing_behind(backend, room, tmp_pa
 def test_leftovers_of_a_killed_agent_are_removed(backend, room):
     _ready(backend)
     agent = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import sys, time
             sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
             from sandbox import Limits, Workspace, open_sandbox
-            box = open_sandbox({backend!r}, Workspace({str(room / 'code')!r}, {str(room / 'data')!r}), Limits())
+            box = open_sandbox({backend!r}, Workspace({str(room / "code")!r}, {str(room / "data")!r}), Limits())
             print("ready", flush=True)
             time.sleep(600)
-        """)], stdout=subprocess.PIPE, text=True)
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert agent.stdout.readline().strip() == "ready"
         leftovers = list(Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}{agent.pid}-*"))
@@ -626,8 +675,13 @@ def test_leftovers_of_a_killed_agent_are_removed(backend, room):
     finally:
         agent.send_signal(signal.SIGKILL)
         agent.wait()
-    cleanup = subprocess.run([sys.executable, "-m", "sandbox.container", "--cleanup"], capture_output=True,
-                             text=True, cwd=Path(__file__).resolve().parents[2], timeout=120)
+    cleanup = subprocess.run(
+        [sys.executable, "-m", "sandbox.container", "--cleanup"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=120,
+    )
     assert cleanup.returncode == 0, cleanup.stderr
     assert not list(Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}{agent.pid}-*")), cleanup.stdout
     if backend == "docker":

@@ -16,20 +16,28 @@ from tools.templates.timeseries.baselines import (
     validation_origins,
 )
 
-RIDGE = {"model": "ridge", "ridge:alpha": 1.0, "ts:transform": "sqrt", "ts:lags": 12,
-         "ts:rolling_window": 0, "ts:seasonal_lags": True}
+RIDGE = {
+    "model": "ridge",
+    "ridge:alpha": 1.0,
+    "ts:transform": "sqrt",
+    "ts:lags": 12,
+    "ts:rolling_window": 0,
+    "ts:seasonal_lags": True,
+}
 
 
 def _template_train(horizon: int, **values) -> types.ModuleType:
-    source = fill_parameters((TEMPLATES / "timeseries" / "train.py").read_text(),
-                             {"HORIZON": horizon, "SEASON": 11, **values})
+    source = fill_parameters(
+        (TEMPLATES / "timeseries" / "train.py").read_text(), {"HORIZON": horizon, "SEASON": 11, **values}
+    )
     module = types.ModuleType("timeseries_train")
     exec(compile(source, "timeseries/train.py", "exec"), module.__dict__)  # noqa: S102 - our own template
     return module
 
 
-@pytest.mark.parametrize(("n", "folds", "horizon"), [(279, 8, 30), (279, 5, 30), (100, 8, 30), (70, 3, 12),
-                                                      (400, 8, 1), (61, 5, 30)])
+@pytest.mark.parametrize(
+    ("n", "folds", "horizon"), [(279, 8, 30), (279, 5, 30), (100, 8, 30), (70, 3, 12), (400, 8, 1), (61, 5, 30)]
+)
 def test_baselines_validate_on_the_templates_origins(n, folds, horizon):
     # The report compares the model's CV with the baselines': only fair on the same windows.
     assert validation_origins(n, folds, horizon) == _template_train(horizon)._origins(n, folds, horizon)
@@ -49,7 +57,6 @@ def test_seasonal_naive_is_exact_on_a_periodic_series():
     assert baselines["seasonal_naive"]["cv"]["mae"] == pytest.approx(0.0)
     assert baselines["seasonal_naive"]["mae"] == pytest.approx(0.0)
     assert baselines["naive"]["cv"]["mae"] > 1.0
-
 
 
 @pytest.mark.parametrize("years", [60, 100, 159, 279])

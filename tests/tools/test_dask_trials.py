@@ -53,17 +53,23 @@ def test_each_dask_worker_keeps_one_warm_sandbox(tmp_path):
     code.mkdir()
     data.mkdir()
     # Each trial runs in a child forked by the sandbox's warm worker: its parent is the worker.
-    (code / "train.py").write_text(textwrap.dedent("""
+    (code / "train.py").write_text(
+        textwrap.dedent("""
         import os
 
         def train(config, data, seed=0, budget=None):
             return {"loss": 0.0, "warm_worker": os.getppid()}
-    """))
+    """)
+    )
     X, y = load_iris(return_X_y=True)
     with open(data / "train.pkl", "wb") as fh:
         pickle.dump({"X": X, "y": y, "info": {}}, fh)
-    recipe = {"backend": "process", "workspace": Workspace(code=code, data=data),
-              "limits": Limits(timeout=30, memory_mb=1024), "name": "warm-test"}
+    recipe = {
+        "backend": "process",
+        "workspace": Workspace(code=code, data=data),
+        "limits": Limits(timeout=30, memory_mb=1024),
+        "name": "warm-test",
+    }
     request = {"module": "train.py", "data": "train.pkl", "config": {}, "seed": 0, "budget": None}
 
     with DaskTrials("local", 1, recipe) as trials:
@@ -96,8 +102,9 @@ def test_search_on_a_local_dask_cluster_survives_a_kill(runs_dir):
 
 
 def test_an_unreachable_dask_scheduler_stops_before_the_run_starts(runs_dir):
-    result = run_agent("configs/iris.yaml", *FAST, "--set", "optimizer.dask=tcp://127.0.0.1:9",
-                       runs_dir=runs_dir, timeout=120)
+    result = run_agent(
+        "configs/iris.yaml", *FAST, "--set", "optimizer.dask=tcp://127.0.0.1:9", runs_dir=runs_dir, timeout=120
+    )
     assert result.returncode == 2
     line = result.stderr.strip()
     assert line.startswith("error: optimizer.dask: cannot reach the Dask scheduler at tcp://127.0.0.1:9: ")
@@ -107,8 +114,12 @@ def test_an_unreachable_dask_scheduler_stops_before_the_run_starts(runs_dir):
 def test_workers_that_cannot_see_the_run_folder_stop_the_search_in_one_line(tmp_path):
     # As on a worker machine without the shared filesystem: every trial would crash.
     missing = tmp_path / "elsewhere" / "run"
-    recipe = {"backend": "process", "workspace": Workspace(code=missing / "code", data=missing / "sandbox_data"),
-              "limits": Limits(timeout=30, memory_mb=1024), "name": "blind-test"}
+    recipe = {
+        "backend": "process",
+        "workspace": Workspace(code=missing / "code", data=missing / "sandbox_data"),
+        "limits": Limits(timeout=30, memory_mb=1024),
+        "name": "blind-test",
+    }
     with pytest.raises(DaskError) as caught, DaskTrials("local", 1, recipe):
         pass
     message = str(caught.value)
@@ -125,20 +136,27 @@ def free_port() -> int:
 def scheduler(port: int):
     from distributed import LocalCluster
 
-    return LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                        scheduler_port=port, dashboard_address=None)
+    return LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", scheduler_port=port, dashboard_address=None
+    )
 
 
 def test_a_scheduler_without_workers_stops_the_search_in_one_line(tmp_path):
     from distributed import LocalCluster
 
-    recipe = {"backend": "process", "workspace": Workspace(code=tmp_path, data=tmp_path),
-              "limits": Limits(timeout=30, memory_mb=1024), "name": "idle-test"}
+    recipe = {
+        "backend": "process",
+        "workspace": Workspace(code=tmp_path, data=tmp_path),
+        "limits": Limits(timeout=30, memory_mb=1024),
+        "name": "idle-test",
+    }
     with LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as idle:
         with pytest.raises(DaskError) as caught, DaskTrials(idle.scheduler_address, 1, recipe):
             pass
-    assert str(caught.value) == (f"optimizer.dask: the Dask scheduler at {idle.scheduler_address} has no workers; "
-                                 "start some (dask worker ADDRESS) and run again")
+    assert str(caught.value) == (
+        f"optimizer.dask: the Dask scheduler at {idle.scheduler_address} has no workers; "
+        "start some (dask worker ADDRESS) and run again"
+    )
 
 
 @pytest.mark.slow
@@ -146,8 +164,16 @@ def test_search_on_a_running_scheduler_and_a_resume_after_it_went_away(runs_dir)
     # The user's own scheduler (here started by the test) serves the search; it goes away
     # with the run killed mid-search; --resume says so in one line, then continues once it is back.
     port = free_port()
-    args = ["configs/iris.yaml", *FAST, "--set", f"optimizer.dask=tcp://127.0.0.1:{port}",
-            "--set", "optimizer.workers=2", "--set", "optimizer.n_trials=12"]
+    args = [
+        "configs/iris.yaml",
+        *FAST,
+        "--set",
+        f"optimizer.dask=tcp://127.0.0.1:{port}",
+        "--set",
+        "optimizer.workers=2",
+        "--set",
+        "optimizer.n_trials=12",
+    ]
     with scheduler(port) as cluster:
         workers = set(cluster.scheduler_info["workers"])
         kill_mid_search(args, runs_dir, "iris", after_trials=3)

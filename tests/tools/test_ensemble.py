@@ -42,12 +42,17 @@ def test_regression_members_are_averaged():
 
 def test_deployed_predictions_are_the_weighted_vote_of_the_members():
     classes = ["cat", "dog"]
-    results = [{"y_pred": ["cat", "cat"], "y_proba": [[0.6, 0.4], [0.9, 0.1]]},
-               {"y_pred": ["dog", "cat"], "y_proba": [[0.2, 0.8], [0.7, 0.3]]},
-               {"y_pred": ["dog", "dog"], "y_proba": None}]  # no probabilities: votes for its labels
+    results = [
+        {"y_pred": ["cat", "cat"], "y_proba": [[0.6, 0.4], [0.9, 0.1]]},
+        {"y_pred": ["dog", "cat"], "y_proba": [[0.2, 0.8], [0.7, 0.3]]},
+        {"y_pred": ["dog", "dog"], "y_proba": None},
+    ]  # no probabilities: votes for its labels
     labels, proba = combine(results, [0.5, 0.25, 0.25], classes)
-    expected = 0.5 * np.array([[0.6, 0.4], [0.9, 0.1]]) + 0.25 * np.array([[0.2, 0.8], [0.7, 0.3]]) \
+    expected = (
+        0.5 * np.array([[0.6, 0.4], [0.9, 0.1]])
+        + 0.25 * np.array([[0.2, 0.8], [0.7, 0.3]])
         + 0.25 * np.array([[0, 1], [0, 1]])
+    )
     assert np.allclose(proba, expected) and labels.tolist() == ["dog", "cat"]
     values, none = combine([{"y_pred": [1.0, 2.0]}, {"y_pred": [3.0, 6.0]}], [0.75, 0.25], None)
     assert values.tolist() == [1.5, 3.0] and none is None
@@ -66,9 +71,15 @@ def test_the_store_keeps_the_best_trials_as_plain_arrays(tmp_path):
     assert [m.config["loss_was"] for m in again.members()] == [0.1, 0.2]
 
 
-@pytest.mark.parametrize(("predictions", "problem"), [
-    ([[0.5, 0.5]] * 3, None), ([[0.5, 0.5]] * 2, "shape"), ([["a", "b"]] * 3, "not numbers"),
-    ([[float("nan"), 1.0]] * 3, "not finite")])
+@pytest.mark.parametrize(
+    ("predictions", "problem"),
+    [
+        ([[0.5, 0.5]] * 3, None),
+        ([[0.5, 0.5]] * 2, "shape"),
+        ([["a", "b"]] * 3, "not numbers"),
+        ([[float("nan"), 1.0]] * 3, "not finite"),
+    ],
+)
 def test_predictions_from_the_sandbox_are_checked(predictions, problem):
     array, found = predictions_problem(predictions, n_rows=3, n_classes=2)
     assert (found is None) if problem is None else (problem in found and array is None)

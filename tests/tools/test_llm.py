@@ -86,15 +86,11 @@ def test_every_preset_resolves_to_a_chat_model(monkeypatch):
         chat = make_chat_model(s)
         assert chat.model_name == r.model and chat.max_retries == 0
     assert PRESETS["deepseek-r1"].reasoning
-    assert LLMSettings(provider="gemini-2.0-flash").resolve().prices == Prices(
-        input=0.1, output=0.4
-    )
+    assert LLMSettings(provider="gemini-2.0-flash").resolve().prices == Prices(input=0.1, output=0.4)
 
 
 def test_settings_from_yaml_overrides_and_errors():
-    s = LLMSettings.model_validate(
-        {"provider": "llama-3.3-70b", "model": "other", "prices": {"input": 1, "output": 2}}
-    )
+    s = LLMSettings.model_validate({"provider": "llama-3.3-70b", "model": "other", "prices": {"input": 1, "output": 2}})
     r = s.resolve()
     assert r.model == "other" and r.prices.output == 2 and r.api_key_env == "GROQ_API_KEY"
     with pytest.raises(ValidationError, match="unknown llm.provider"):

@@ -54,7 +54,10 @@ def test_a_scenario_asking_for_more_than_the_config_is_held_to_it():
     inflated = ScenarioSpec(n_trials=5000, walltime=100_000, n_workers=6)
     held, notes = hold_to_budget(inflated, n_trials=4, walltime=30, workers=1)
     assert (held.n_trials, held.walltime, held.n_workers) == (4, 30, 1)
-    assert notes == ["n_trials 5000 lowered to the configured 4", "walltime 100000 lowered to the configured 30",
-                     "n_workers 6 lowered to the configured 1"]
+    assert notes == [
+        "n_trials 5000 lowered to the configured 4",
+        "walltime 100000 lowered to the configured 30",
+        "n_workers 6 lowered to the configured 1",
+    ]
     modest = ScenarioSpec(n_trials=3, walltime=10, n_workers=1)
     assert hold_to_budget(modest, 4, 30, 2) == (modest, [])

@@ -72,8 +72,9 @@ def test_a_trial_running_at_the_walltime_is_stopped_there(space, tmp_path):
         return CallOutcome("timeout", error=f"exceeded {seconds_left:g} s", elapsed=seconds_left)
 
     started = time.monotonic()
-    result = SmacSearch(space, ScenarioSpec(n_trials=5, walltime=1.5, facade="random"), tmp_path,
-                        crash_cost=100.0).run(slow)
+    result = SmacSearch(space, ScenarioSpec(n_trials=5, walltime=1.5, facade="random"), tmp_path, crash_cost=100.0).run(
+        slow
+    )
     assert time.monotonic() - started < 5, "the search ended near its walltime"
     assert result.stopped_by == "walltime" and result.n_trials == 1
     assert 0 < given[0] <= 1.5
@@ -112,8 +113,14 @@ def test_the_same_seed_proposes_the_same_trials_in_every_process(facade, n_trial
     from tests.conftest import ROOT
 
     def trials(hash_seed: str) -> list:
-        out = subprocess.run([sys.executable, "-c", REPEAT, str(n_trials), facade], cwd=ROOT, check=True,
-                             capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        out = subprocess.run(
+            [sys.executable, "-c", REPEAT, str(n_trials), facade],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": hash_seed},
+        )
         return json.loads(out.stdout.strip().splitlines()[-1])
 
     first, second = trials("1"), trials("2")

@@ -74,6 +74,8 @@ def test_the_tabular_portfolio_follows_the_task_and_the_families():
     config = parse_config({"name": "t", "dataset": {"name": "iris"}, "optimizer": {"families": ["hgb", "linear"]}})
     plan = builtin_plan(profile(n_columns=4), config)
     assert plan["portfolio"] and {c["model"] for c in plan["portfolio"]} <= {"hgb", "linear"}
-    regression = builtin_plan(profile(task="regression", metric="r2", n_columns=4),
-                              parse_config({"name": "t", "dataset": {"name": "diabetes"}}))
+    regression = builtin_plan(
+        profile(task="regression", metric="r2", n_columns=4),
+        parse_config({"name": "t", "dataset": {"name": "diabetes"}}),
+    )
     assert all("class_weight" not in c for c in regression["portfolio"])  # no classification hyperparameters

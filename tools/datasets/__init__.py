@@ -21,8 +21,13 @@ from tools.datasets.files import load_table, mark_text
 __all__ = ["REGISTRY", "Dataset", "DatasetError", "load", "register"]
 
 
-def load(name: str | None = None, path: str | None = None, target: str | None = None,
-         test_path: str | None = None, **options: Any) -> Dataset:
+def load(
+    name: str | None = None,
+    path: str | None = None,
+    target: str | None = None,
+    test_path: str | None = None,
+    **options: Any,
+) -> Dataset:
     """Load a data set by registry name or from a file path.
 
     `modality` (tabular | image | text | timeseries) marks a user's file; with `text`, the
@@ -51,12 +56,9 @@ def load(name: str | None = None, path: str | None = None, target: str | None = 
         unknown = sorted(set(options) - set(params))
         if unknown:
             raise DatasetError(
-                f"dataset.options: {name} takes no option(s) {unknown}; "
-                f"it takes: {', '.join(params) or 'none'}"
+                f"dataset.options: {name} takes no option(s) {unknown}; it takes: {', '.join(params) or 'none'}"
             )
     ds = loader(**options)
     if modality and modality != ds.modality:
-        raise DatasetError(
-            f"dataset.options.modality: {name} is {ds.modality} data, not {modality}"
-        )
+        raise DatasetError(f"dataset.options.modality: {name} is {ds.modality} data, not {modality}")
     return ds

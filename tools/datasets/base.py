@@ -52,7 +52,5 @@ def register(name: str) -> Callable[[Loader], Loader]:
 
 def check_modality(modality: str | None) -> str | None:
     if modality is not None and modality not in MODALITIES:
-        raise DatasetError(
-            f"dataset.options.modality: '{modality}' is not one of {', '.join(MODALITIES)}"
-        )
+        raise DatasetError(f"dataset.options.modality: '{modality}' is not one of {', '.join(MODALITIES)}")
     return modality

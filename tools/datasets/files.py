@@ -30,8 +30,10 @@ def _check_header(path: Path, field_name: str) -> None:
         return
     twice = sorted({name for name in header if header.count(name) > 1})
     if twice:
-        raise DatasetError(f"dataset.{field_name}: {path.name} has duplicate column names: {', '.join(twice)}; "
-                           "rename or remove the copies")
+        raise DatasetError(
+            f"dataset.{field_name}: {path.name} has duplicate column names: {', '.join(twice)}; "
+            "rename or remove the copies"
+        )
 
 
 def _read_table(path: Path, field_name: str, text_columns: list[str] | None = None) -> pd.DataFrame:
@@ -48,28 +50,26 @@ def _read_table(path: Path, field_name: str, text_columns: list[str] | None = No
         raise
     except Exception as exc:  # a malformed file: say which and why, no traceback
         raise DatasetError(f"dataset.{field_name}: cannot read {path}: {first_line(exc)}") from None
-    raise DatasetError(
-        f"dataset.{field_name}: {path.name} is not a CSV or Parquet file (.csv, .parquet)"
-    )
+    raise DatasetError(f"dataset.{field_name}: {path.name} is not a CSV or Parquet file (.csv, .parquet)")
 
 
-def _split_target(frame: pd.DataFrame, target: str, field_name: str,
-                  min_rows: int = MIN_ROWS) -> tuple[pd.DataFrame, np.ndarray]:
+def _split_target(
+    frame: pd.DataFrame, target: str, field_name: str, min_rows: int = MIN_ROWS
+) -> tuple[pd.DataFrame, np.ndarray]:
     if target not in frame.columns:
         shown = ", ".join(map(str, frame.columns[:12])) + (", ..." if frame.shape[1] > 12 else "")
-        raise DatasetError(
-            f"dataset.target: column '{target}' is not in {field_name} (columns: {shown})"
-        )
+        raise DatasetError(f"dataset.target: column '{target}' is not in {field_name} (columns: {shown})")
     frame = frame[frame[target].notna()]
     if len(frame) < min_rows:
         found = "no labelled rows" if frame.empty else f"only {len(frame)} labelled rows"
-        raise DatasetError(f"dataset.target: {field_name} has {found} (rows with a value in '{target}'); "
-                           f"at least {min_rows} {'are' if min_rows > 1 else 'is'} needed")
+        raise DatasetError(
+            f"dataset.target: {field_name} has {found} (rows with a value in '{target}'); "
+            f"at least {min_rows} {'are' if min_rows > 1 else 'is'} needed"
+        )
     return frame.drop(columns=[target]), frame[target].to_numpy()
 
 
-def load_table(path: str | Path, target: str | None, test_path: str | Path | None = None,
-               **options: Any) -> Dataset:
+def load_table(path: str | Path, target: str | None, test_path: str | Path | None = None, **options: Any) -> Dataset:
     """A user's own CSV or Parquet file, with an optional user-given test split.
 
     A `.npz` file (arrays X, y, X_test, y_test) or a folder of class subfolders of images
@@ -103,8 +103,10 @@ def _read_test_split(path: Path, target: str, X: pd.DataFrame) -> tuple[pd.DataF
     numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])]
     changed = [str(c) for c in numeric if not pd.api.types.is_numeric_dtype(X_test[c])]
     if changed:
-        raise DatasetError(f"dataset.test_path: column(s) {', '.join(changed)} hold numbers in the training file "
-                           "but not in the test file; make them numbers in both")
+        raise DatasetError(
+            f"dataset.test_path: column(s) {', '.join(changed)} hold numbers in the training file "
+            "but not in the test file; make them numbers in both"
+        )
     return X_test, y_test
 
 
@@ -152,11 +154,14 @@ def load_npz(path: str | Path) -> Dataset:
     X_test = _features(arrays["X_test"], "X_test", path) if "X_test" in arrays else None
     if X_test is not None and np.shape(X_test)[1:] != np.shape(X)[1:]:
         raise DatasetError(
-            f"dataset.path: {path.name}: 'X_test' rows have shape {np.shape(X_test)[1:]}, "
-            f"'X' rows {np.shape(X)[1:]}"
+            f"dataset.path: {path.name}: 'X_test' rows have shape {np.shape(X_test)[1:]}, 'X' rows {np.shape(X)[1:]}"
         )
     return Dataset(
-        name=path.stem, X=X, y=arrays["y"], X_test=X_test, y_test=arrays.get("y_test"),
+        name=path.stem,
+        X=X,
+        y=arrays["y"],
+        X_test=X_test,
+        y_test=arrays.get("y_test"),
         modality="image" if isinstance(X, np.ndarray) else "tabular",
         description=f"User arrays from {path.name}.",
     )
@@ -169,7 +174,9 @@ def _read_image_folder(
 
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     files = [
-        (c, f) for c in classes for f in sorted((folder / c).iterdir())
+        (c, f)
+        for c in classes
+        for f in sorted((folder / c).iterdir())
         if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
     ]
     if not files:
@@ -208,18 +215,14 @@ def load_image_folder(
     size = None
     if image_size is not None:
         if len(image_size) != 2 or not all(isinstance(v, int) and v > 0 for v in image_size):
-            raise DatasetError(
-                f"dataset.options.image_size: expected [height, width], got {image_size!r}"
-            )
+            raise DatasetError(f"dataset.options.image_size: expected [height, width], got {image_size!r}")
         size = (int(image_size[0]), int(image_size[1]))
     X, y, classes = _read_image_folder(Path(path), "path", size)
     X_test = y_test = None
     if test_path:
         test_folder = Path(test_path)
         if not test_folder.is_dir():
-            raise DatasetError(
-                f"dataset.test_path: {test_folder} is not a folder of class subfolders"
-            )
+            raise DatasetError(f"dataset.test_path: {test_folder} is not a folder of class subfolders")
         X_test, y_test, _ = _read_image_folder(test_folder, "test_path", size or X.shape[1:3])
         unknown = sorted(set(y_test) - set(classes))
         if unknown:
@@ -230,8 +233,14 @@ def load_image_folder(
                 f"{X.shape[1:]}; make them alike (gray or colour)"
             )
     return Dataset(
-        name=Path(path).name, X=X, y=y, X_test=X_test, y_test=y_test, modality="image",
-        task_hint="classification", description=f"User image folder {path}.",
+        name=Path(path).name,
+        X=X,
+        y=y,
+        X_test=X_test,
+        y_test=y_test,
+        modality="image",
+        task_hint="classification",
+        description=f"User image folder {path}.",
         extra={"classes": classes, "image_shape": list(X.shape[1:])},
     )
 
@@ -239,15 +248,12 @@ def load_image_folder(
 def mark_text(ds: Dataset, text_column: str | None = None) -> Dataset:
     """Mark a user's table as text: record which column holds the text."""
     if not isinstance(ds.X, pd.DataFrame):
-        raise DatasetError(
-            "dataset.options.modality: text needs a table (CSV or Parquet) with a text column"
-        )
+        raise DatasetError("dataset.options.modality: text needs a table (CSV or Parquet) with a text column")
     if text_column is None:
         strings = [c for c in ds.X.columns if not pd.api.types.is_numeric_dtype(ds.X[c])]
         if not strings:
             raise DatasetError(
-                "dataset.options.modality: text, but the file has no text column; "
-                "set dataset.options.text_column"
+                "dataset.options.modality: text, but the file has no text column; set dataset.options.text_column"
             )
         # the column with the longest texts on average is the document, others are metadata
         text_column = max(strings, key=lambda c: ds.X[c].astype(str).str.len().mean())

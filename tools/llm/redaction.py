@@ -27,8 +27,13 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 def _host_paths(run_dir: str | None) -> list[tuple[str, str]]:
-    paths = [(run_dir, "<run>"), (str(PROJECT), "<project>"), (sys.prefix, "<python>"),
-             (sys.base_prefix, "<python>"), (str(Path.home()), "~")]
+    paths = [
+        (run_dir, "<run>"),
+        (str(PROJECT), "<project>"),
+        (sys.prefix, "<python>"),
+        (sys.base_prefix, "<python>"),
+        (str(Path.home()), "~"),
+    ]
     # Longest first, so a run folder inside the project is named as the run folder.
     return sorted(((str(Path(p).resolve()), name) for p, name in paths if p and p != "/"), key=lambda t: -len(t[0]))
 
@@ -42,7 +47,7 @@ def redact(text: str | None, limit: int = 2000, run_dir: str | None = None) -> s
     traceback's last lines say the most)."""
     text = text or ""
     if len(text) > 4 * limit:  # never run the patterns over megabytes
-        text = text[-4 * limit:]
+        text = text[-4 * limit :]
     for value in _secret_values():
         text = text.replace(value, "<secret>")
     for pattern in SECRET_SHAPES:

@@ -32,9 +32,7 @@ class LLMSettings(BaseModel):
         description="NAME of the environment variable that holds the API key (never the key "
         "itself); preset default; none needed for local servers.",
     )
-    temperature: float | None = Field(
-        None, ge=0, le=2, description="Sampling temperature; preset default."
-    )
+    temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature; preset default.")
     timeout: float = Field(120.0, gt=0, description="Seconds before one HTTP request times out.")
     max_output_tokens: int | None = Field(
         4096, gt=0, description="Upper bound on tokens the model may write per answer."
@@ -42,20 +40,14 @@ class LLMSettings(BaseModel):
     max_tokens: int | None = Field(
         None, gt=0, description="Run cap on total tokens (input + output) over all LLM calls."
     )
-    max_cost_usd: float | None = Field(
-        None, gt=0, description="Run cap on LLM cost in USD, from the price table."
-    )
-    prices: Prices | None = Field(
-        None, description="Override of the preset's USD per 1M tokens {input, output}."
-    )
+    max_cost_usd: float | None = Field(None, gt=0, description="Run cap on LLM cost in USD, from the price table.")
+    prices: Prices | None = Field(None, description="Override of the preset's USD per 1M tokens {input, output}.")
     on_cap: Literal["builtin", "stop"] = Field(
         "builtin",
         description="When a cap is reached: 'builtin' falls back to the template coder, "
         "'stop' stops the run with a message.",
     )
-    max_retries: int = Field(
-        5, ge=0, description="Retries of one request on 429/5xx/timeouts/connection errors."
-    )
+    max_retries: int = Field(5, ge=0, description="Retries of one request on 429/5xx/timeouts/connection errors.")
     retry_backoff_s: float = Field(
         1.0, ge=0, description="First backoff delay in seconds; doubles per retry, with jitter."
     )
@@ -70,9 +62,7 @@ class LLMSettings(BaseModel):
         description="'json_schema' sends response_format; 'prompt' asks for JSON in the prompt "
         "only; 'auto' follows the preset. Answers are parsed from text either way.",
     )
-    stream: bool = Field(
-        False, description="Stream answers (token by token in LangGraph's messages stream)."
-    )
+    stream: bool = Field(False, description="Stream answers (token by token in LangGraph's messages stream).")
 
     @model_validator(mode="after")
     def _check(self) -> LLMSettings:
@@ -81,12 +71,9 @@ class LLMSettings(BaseModel):
             self.provider = CUSTOM
         if self.provider not in (BUILTIN, CUSTOM, *PRESETS):
             raise ValueError(
-                f"unknown llm.provider {self.provider!r}; use one of: "
-                f"{', '.join([BUILTIN, CUSTOM, *PRESETS])}"
+                f"unknown llm.provider {self.provider!r}; use one of: {', '.join([BUILTIN, CUSTOM, *PRESETS])}"
             )
-        if self.api_key_env is not None and not re.fullmatch(
-            r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env
-        ):
+        if self.api_key_env is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env):
             raise ValueError(
                 "llm.api_key_env must be the NAME of an environment variable (like GROQ_API_KEY), "
                 "not the key itself; put the key in that variable"
@@ -121,8 +108,7 @@ class LLMSettings(BaseModel):
             )
         if not model:
             raise LLMConfigError(
-                f"llm.model is required for provider {self.provider!r}; give the model name "
-                "your server serves."
+                f"llm.model is required for provider {self.provider!r}; give the model name your server serves."
             )
         structured = self.structured_output
         if structured == "auto":
@@ -132,11 +118,7 @@ class LLMSettings(BaseModel):
             model=model,
             base_url=base_url,
             api_key_env=self.api_key_env or (preset.api_key_env if preset else None),
-            temperature=(
-                self.temperature
-                if self.temperature is not None
-                else (preset.temperature if preset else 0.2)
-            ),
+            temperature=(self.temperature if self.temperature is not None else (preset.temperature if preset else 0.2)),
             prices=self.prices or (preset.prices if preset else Prices()),
             reasoning=preset.reasoning if preset else False,
             structured_output=structured,

@@ -36,8 +36,14 @@ def _plot_trials(run: RunFolder, metric: str) -> str | None:
         best_so_far.append(best if best < float("inf") else None)
     fig, ax = plt.subplots(figsize=(7, 3.5))
     xs = range(1, len(rows) + 1)
-    ax.scatter([x for x, g in zip(xs, ok, strict=True) if g], [v for v, g in zip(losses, ok, strict=True) if g],
-               s=12, label="trial loss", color="tab:blue", alpha=0.6)
+    ax.scatter(
+        [x for x, g in zip(xs, ok, strict=True) if g],
+        [v for v, g in zip(losses, ok, strict=True) if g],
+        s=12,
+        label="trial loss",
+        color="tab:blue",
+        alpha=0.6,
+    )
     failed = [x for x, g in zip(xs, ok, strict=True) if not g]
     if failed:
         ax.scatter(failed, [min(losses)] * len(failed), marker="x", color="tab:red", label="failed trial")
@@ -71,18 +77,33 @@ def ensemble_section(metric: str, ensemble: dict | None) -> list[str]:
     """The deployed ensemble: its members and weights, and its CV beside the single best's."""
     if not ensemble:
         return []
-    lines = ["## Ensemble",
-             f"Deployed: a weighted ensemble of {len(ensemble['members'])} trials, chosen by greedy selection "
-             f"on their out-of-fold predictions: {metric} **{ensemble['cv']:.4f}** against "
-             f"{ensemble['single_cv']:.4f} for the single best trial on the same predictions.", "",
-             "| member | weight | model | CV loss in the search |", "|---|---|---|---|"]
-    lines += [f"| {n} | {m['weight']:.2f} | {m['config'].get('model', '-')} | {m['loss']:.4f} |"
-              for n, m in enumerate(ensemble["members"], start=1)]
+    lines = [
+        "## Ensemble",
+        f"Deployed: a weighted ensemble of {len(ensemble['members'])} trials, chosen by greedy selection "
+        f"on their out-of-fold predictions: {metric} **{ensemble['cv']:.4f}** against "
+        f"{ensemble['single_cv']:.4f} for the single best trial on the same predictions.",
+        "",
+        "| member | weight | model | CV loss in the search |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {n} | {m['weight']:.2f} | {m['config'].get('model', '-')} | {m['loss']:.4f} |"
+        for n, m in enumerate(ensemble["members"], start=1)
+    ]
     return [*lines, ""]
 
 
-def write_report(run: RunFolder, profile: dict, plan: dict, components: dict, reports: dict, search: dict,
-                 metrics: dict, backend: str, recodes: int = 0) -> str:
+def write_report(
+    run: RunFolder,
+    profile: dict,
+    plan: dict,
+    components: dict,
+    reports: dict,
+    search: dict,
+    metrics: dict,
+    backend: str,
+    recodes: int = 0,
+) -> str:
     """report.md from the run's profile, plan, code, search and test metrics."""
     metric = plan["metric"]
     lines = [f"# AutoML run `{run.name}`", ""]
@@ -96,15 +117,23 @@ def write_report(run: RunFolder, profile: dict, plan: dict, components: dict, re
         "|---|---|",
     ]
     lines += [f"| {k} | {'-' if v is None else f'{v:.4f}'} |" for k, v in metrics["test"].items()]
-    lines += ["", "Model: `model/model.pkl` (load it inside a sandbox), its configuration: `model/config.json`. "
-              f"Predict new rows with it: `python -m graph.predict {run.root} rows.csv -o predictions.csv`.", ""]
+    lines += [
+        "",
+        "Model: `model/model.pkl` (load it inside a sandbox), its configuration: `model/config.json`. "
+        f"Predict new rows with it: `python -m graph.predict {run.root} rows.csv -o predictions.csv`.",
+        "",
+    ]
 
-    lines += ["## Data", f"- {profile['n_rows']} training rows, task **{profile['task']}**, "
-              f"modality {profile['modality']}."]
+    lines += [
+        "## Data",
+        f"- {profile['n_rows']} training rows, task **{profile['task']}**, modality {profile['modality']}.",
+    ]
     if "n_columns" in profile:
-        lines.append(f"- {profile['n_columns']} columns: {len(profile['numeric_columns'])} numeric, "
-                     f"{len(profile['categorical_columns'])} categorical; "
-                     f"{profile['rows_with_missing']} rows with missing values.")
+        lines.append(
+            f"- {profile['n_columns']} columns: {len(profile['numeric_columns'])} numeric, "
+            f"{len(profile['categorical_columns'])} categorical; "
+            f"{profile['rows_with_missing']} rows with missing values."
+        )
     if "class_counts" in profile:
         lines.append(f"- {profile['n_classes']} classes; the rarest is {profile['minority_share']:.1%} of rows.")
     lines += ["", "## Plan", f"{plan['rationale']} (planner: {plan['author']})", ""]
@@ -114,15 +143,24 @@ def write_report(run: RunFolder, profile: dict, plan: dict, components: dict, re
         report = reports.get(component, {})
         author = info["author"] + (f" (took over: {info['fallback']})" if info.get("fallback") else "")
         lines.append(f"| {component} | {info['attempt']} | {author} | {report.get('status', '-')} |")
-    where = (f"Generated code ran only in the `{backend}` sandbox." if isolates(backend) else
-             f"**WARNING: generated code ran UNISOLATED (`{backend}`), on this machine as this user.**")
-    lines += ["", f"{where} Every attempt is in `code/attempts/`, the verified version in `code/final/`, "
-              "and each verification report in `reports/`.", ""]
+    where = (
+        f"Generated code ran only in the `{backend}` sandbox."
+        if isolates(backend)
+        else f"**WARNING: generated code ran UNISOLATED (`{backend}`), on this machine as this user.**"
+    )
+    lines += [
+        "",
+        f"{where} Every attempt is in `code/attempts/`, the verified version in `code/final/`, "
+        "and each verification report in `reports/`.",
+        "",
+    ]
     lines += attempts_section(run)
 
-    lines += ["## Search",
-              f"- {search['n_trials']} trials in {search['walltime']:.0f} s, stopped by {search['stopped_by']}; "
-              f"statuses: {', '.join(f'{k} {v}' for k, v in search['status_counts'].items())}."]
+    lines += [
+        "## Search",
+        f"- {search['n_trials']} trials in {search['walltime']:.0f} s, stopped by {search['stopped_by']}; "
+        f"statuses: {', '.join(f'{k} {v}' for k, v in search['status_counts'].items())}.",
+    ]
     if search.get("workers"):
         lines.append(f"- Run by {len(search['workers'])} optimizer worker(s): {', '.join(search['workers'])}.")
     lines += ["", "| model family | trials | best CV loss |", "|---|---|---|"]
@@ -133,9 +171,12 @@ def write_report(run: RunFolder, profile: dict, plan: dict, components: dict, re
     lines += ["", "Best single configuration:", "", "```json", json.dumps(search["incumbent"], indent=2), "```", ""]
     lines += ensemble_section(metric, metrics.get("ensemble"))
     if recodes:
-        lines += [f"The training function went back to its coder {recodes} time(s) because "
-                  "too many trials crashed; the abandoned searches are in `trials-abandoned-*.csv`, "
-                  "the crash reports in `reports/crashes-*.json`.", ""]
+        lines += [
+            f"The training function went back to its coder {recodes} time(s) because "
+            "too many trials crashed; the abandoned searches are in `trials-abandoned-*.csv`, "
+            "the crash reports in `reports/crashes-*.json`.",
+            "",
+        ]
     lines += llm_section(run)
     if metrics.get("baselines"):
         lines += baselines_section(metric, metrics["cv"][metric], metrics["test"], metrics["baselines"])

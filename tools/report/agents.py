@@ -31,8 +31,14 @@ def attempt_rows(run: RunFolder) -> list[dict]:
                 note = f"built-in coder took over: {event['fallback']}"
             if event.get("after_crashes"):
                 note = f"rewritten after {event['after_crashes']} crashed trials"
-            rows[key] = {"component": key[0], "attempt": key[1], "author": event.get("author", "?"),
-                         "status": "-", "why": "", "note": note}
+            rows[key] = {
+                "component": key[0],
+                "attempt": key[1],
+                "author": event.get("author", "?"),
+                "status": "-",
+                "why": "",
+                "note": note,
+            }
             order.append(key)
         elif node == "verify" and " " in message and event.get("attempt") is not None:
             component, status = message.split(" ", 1)
@@ -44,8 +50,9 @@ def attempt_rows(run: RunFolder) -> list[dict]:
             key = ("train", int(event["train_attempt"]))
             if key in rows:
                 rows[key]["status"] = "crashed in search"
-                rows[key]["why"] = (f"{event['crashed']} of {event['trials']} trials crashed: "
-                                    f"{_first_line(event.get('error'))}")
+                rows[key]["why"] = (
+                    f"{event['crashed']} of {event['trials']} trials crashed: {_first_line(event.get('error'))}"
+                )
     return [rows[k] for k in order]
 
 
@@ -53,11 +60,17 @@ def attempts_section(run: RunFolder) -> list[str]:
     rows = attempt_rows(run)
     if not rows:
         return []
-    lines = ["Every attempt, in order:", "",
-             "| component | attempt | author | verification | why it failed | note |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {r['component']} | {r['attempt']} | {r['author']} | {r['status']} | "
-              f"{r['why'] or '-'} | {r['note'] or '-'} |" for r in rows]
+    lines = [
+        "Every attempt, in order:",
+        "",
+        "| component | attempt | author | verification | why it failed | note |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['component']} | {r['attempt']} | {r['author']} | {r['status']} | "
+        f"{r['why'] or '-'} | {r['note'] or '-'} |"
+        for r in rows
+    ]
     return [*lines, ""]
 
 
@@ -78,10 +91,13 @@ def write_call_files(run: RunFolder, calls: list[dict]) -> dict[str, list[str]]:
         number = len(files.get(node, [])) + 1
         name = f"llm/{node.replace(':', '-')}-{number}.md"
         meta = ", ".join(f"{k} {v}" for k, v in (call.get("meta") or {}).items())
-        parts = [f"# {node}, call {number}", "",
-                 f"model {call['model']}; {call['input_tokens']} tokens in, {call['output_tokens']} "
-                 f"out; {call['cost_usd']:.6f} USD; {call['latency_s']} s" + (f"; {meta}" if meta else ""),
-                 ""]
+        parts = [
+            f"# {node}, call {number}",
+            "",
+            f"model {call['model']}; {call['input_tokens']} tokens in, {call['output_tokens']} "
+            f"out; {call['cost_usd']:.6f} USD; {call['latency_s']} s" + (f"; {meta}" if meta else ""),
+            "",
+        ]
         for message in call["messages"]:
             parts += [f"## {message['role']}", "", "````", str(message["content"]), "````", ""]
         if call.get("reasoning"):
@@ -107,22 +123,32 @@ def llm_section(run: RunFolder) -> list[str]:
         elif "error" in call:
             http_errors.setdefault(call["node"], []).append(_first_line(call["error"], 80))
     endpoint, total = usage["endpoint"], usage["run"]
-    lines = ["## LLM", f"- Model `{endpoint['model']}` at `{endpoint['base_url']}` "
-             f"(provider {endpoint['provider']}).",
-             f"- {total['calls']} answered calls, {total['input_tokens']} tokens in, "
-             f"{total['output_tokens']} out, **{total['cost_usd']:.4f} USD**"
-             + (f" ({total['estimated_calls']} calls without usage from the endpoint: estimated)"
-                if total.get("estimated_calls") else "") + "."]
+    lines = [
+        "## LLM",
+        f"- Model `{endpoint['model']}` at `{endpoint['base_url']}` (provider {endpoint['provider']}).",
+        f"- {total['calls']} answered calls, {total['input_tokens']} tokens in, "
+        f"{total['output_tokens']} out, **{total['cost_usd']:.4f} USD**"
+        + (
+            f" ({total['estimated_calls']} calls without usage from the endpoint: estimated)"
+            if total.get("estimated_calls")
+            else ""
+        )
+        + ".",
+    ]
     if usage.get("budget_exceeded"):
         lines.append(f"- **Budget reached**: {usage['budget_exceeded']}")
-    lines += ["", "| node | calls | failed requests | unusable answers | tokens in | tokens out | "
-              "USD | prompts and answers |", "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| node | calls | failed requests | unusable answers | tokens in | tokens out | USD | prompts and answers |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for node, use in usage["nodes"].items():
         errors = http_errors.get(node, [])
         failed = f"{use['failed_calls']}" + (f" ({errors[-1]})" if errors else "")
         shown = ", ".join(f"[{name.split('/')[-1]}]({name})" for name in files.get(node, [])) or "-"
-        lines.append(f"| {node} | {use['calls']} | {failed} | {parse_errors.get(node, 0)} | "
-                     f"{use['input_tokens']} | {use['output_tokens']} | {use['cost_usd']:.4f} | {shown} |")
-    lines += ["", "Every HTTP request with its full prompt and answer: `llm_calls.jsonl`; totals: "
-              "`usage.json`.", ""]
+        lines.append(
+            f"| {node} | {use['calls']} | {failed} | {parse_errors.get(node, 0)} | "
+            f"{use['input_tokens']} | {use['output_tokens']} | {use['cost_usd']:.4f} | {shown} |"
+        )
+    lines += ["", "Every HTTP request with its full prompt and answer: `llm_calls.jsonl`; totals: `usage.json`.", ""]
     return lines

@@ -40,8 +40,10 @@ class TaskTemplate:
 
     def fidelity(self, profile: dict) -> tuple[dict, str]:
         """The multi-fidelity budget range (scenario fields) and what a budget means."""
-        return ({"min_budget": 0.1, "max_budget": 1.0},
-                "budget = the share of the model's fidelity (trees, rounds, documents)")
+        return (
+            {"min_budget": 0.1, "max_budget": 1.0},
+            "budget = the share of the model's fidelity (trees, rounds, documents)",
+        )
 
     def portfolio(self, profile: dict, families: list[str]) -> list[dict]:
         """Strong configurations to try right after the space's default, in order (each names

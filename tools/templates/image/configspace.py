@@ -36,7 +36,9 @@ def get_configspace() -> ConfigurationSpace:
     if "cnn" in families:
         optimizer = Categorical("cnn:optimizer", ["adamw", "sgd"], default="adamw")
         _only_when(
-            cs, model, "cnn",
+            cs,
+            model,
+            "cnn",
             Integer("cnn:width", (8, 32), log=True, default=16),
             Integer("cnn:stages", (2, 3), default=2),
             Integer("cnn:dense", (64, 512), log=True, default=128),
@@ -59,7 +61,9 @@ def get_configspace() -> ConfigurationSpace:
     if "classical" in families:
         head = Categorical("classical:model", ["svm", "hgb"], default="svm")
         _only_when(
-            cs, model, "classical",
+            cs,
+            model,
+            "classical",
             Integer("classical:pca_components", (16, 128), log=True, default=48),
             head,
         )

@@ -22,8 +22,10 @@ class Image(TaskTemplate):
 
     def fidelity(self, profile: dict) -> tuple[dict, str]:
         n = epochs(int(profile["n_rows"]))
-        return ({"min_budget": 1.0, "max_budget": float(n)},
-                f"budget = epochs from 1 to {n} (Hyperband, eta 3); the final model trains {n} epochs on all images")
+        return (
+            {"min_budget": 1.0, "max_budget": float(n)},
+            f"budget = epochs from 1 to {n} (Hyperband, eta 3); the final model trains {n} epochs on all images",
+        )
 
     def settings(self, profile: dict, scenario: dict | None = None) -> dict:
         """Epochs (the multi-fidelity budget's top is the epochs of the final fit) and the
@@ -32,14 +34,19 @@ class Image(TaskTemplate):
         return {"MAX_EPOCHS": n, "FINAL_EPOCHS": n, "SEARCH_ROWS": SEARCH_ROWS}
 
     def validation(self, cv_folds: int, settings: dict) -> str:
-        return ("a stratified holdout split inside the training split (a network trained "
-                "k times would cost k times the search)")
+        return (
+            "a stratified holdout split inside the training split (a network trained "
+            "k times would cost k times the search)"
+        )
 
     def parameters(self, profile: dict, plan: dict, component: str) -> dict:
         if component == "train":
             return dict(plan.get("template_parameters") or self.settings(profile, plan.get("scenario")))
-        return {"FAMILIES": list(plan["families"]), "N_ROWS": int(profile["n_rows"]),
-                "IMAGE_SHAPE": list(profile.get("shape", [28, 28]))}
+        return {
+            "FAMILIES": list(plan["families"]),
+            "N_ROWS": int(profile["n_rows"]),
+            "IMAGE_SHAPE": list(profile.get("shape", [28, 28])),
+        }
 
 
 TEMPLATE = Image()

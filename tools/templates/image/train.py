@@ -79,8 +79,7 @@ def _network(torch, config, shape, n_classes):
     for stage in range(int(config["cnn:stages"])):
         out = width * 2**stage
         for _ in range(2):
-            layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.BatchNorm2d(out),
-                       nn.ReLU(inplace=True)]
+            layers += [nn.Conv2d(channels, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
             channels = out
         if min(height, breadth) >= 4:
             layers.append(nn.MaxPool2d(2))
@@ -103,7 +102,7 @@ def _shift(torch, batch, generator, pixels=2, groups=8):
     out = torch.empty_like(batch)
     for idx in torch.arange(len(batch)).chunk(groups):
         dx, dy = torch.randint(0, 2 * pixels + 1, (2,), generator=generator).tolist()
-        out[idx] = padded[idx, :, dy:dy + height, dx:dx + width]
+        out[idx] = padded[idx, :, dy : dy + height, dx : dx + width]
     return out
 
 
@@ -143,7 +142,7 @@ class CNNModel:
         out = []
         with torch.no_grad():
             for start in range(0, len(images), EVAL_BATCH):
-                logits = self.network(torch.from_numpy(images[start:start + EVAL_BATCH]))
+                logits = self.network(torch.from_numpy(images[start : start + EVAL_BATCH]))
                 out.append(torch.softmax(logits, 1).numpy())
         return np.concatenate(out) if out else np.zeros((0, len(self.classes)))
 
@@ -158,8 +157,9 @@ def _fit_cnn(config, images, labels, classes, epochs, seed):
     network = _network(torch, config, images.shape[1:], len(classes))
     lr, decay = float(config["cnn:learning_rate"]), float(config["cnn:weight_decay"])
     if config["cnn:optimizer"] == "sgd":
-        optimizer = torch.optim.SGD(network.parameters(), lr=lr, weight_decay=decay,
-                                    momentum=float(config["cnn:momentum"]), nesterov=True)
+        optimizer = torch.optim.SGD(
+            network.parameters(), lr=lr, weight_decay=decay, momentum=float(config["cnn:momentum"]), nesterov=True
+        )
     else:
         optimizer = torch.optim.AdamW(network.parameters(), lr=lr, weight_decay=decay)
     batch = int(config["cnn:batch_size"])
@@ -177,7 +177,7 @@ def _fit_cnn(config, images, labels, classes, epochs, seed):
     for _ in range(epochs):
         order = torch.randperm(len(X), generator=generator)
         for step in range(steps_per_epoch):
-            idx = order[step * batch:(step + 1) * batch]
+            idx = order[step * batch : (step + 1) * batch]
             if len(idx) < 2:  # batch norm needs two images
                 continue
             optimizer.zero_grad(set_to_none=True)
@@ -207,20 +207,26 @@ class ClassicalModel:
         Z = self.pca.transform(flat)
         if self.config["classical:model"] == "svm":
             gamma = float(self.config["classical:svm_gamma_scale"]) / (Z.shape[1] * Z.var() or 1.0)
-            self.model = SVC(C=float(self.config["classical:svm_C"]), gamma=gamma, cache_size=1000,
-                             probability=self.probability, random_state=self.seed)
+            self.model = SVC(
+                C=float(self.config["classical:svm_C"]),
+                gamma=gamma,
+                cache_size=1000,
+                probability=self.probability,
+                random_state=self.seed,
+            )
         else:
             self.model = HistGradientBoostingClassifier(
                 learning_rate=float(self.config["classical:hgb_learning_rate"]),
                 max_leaf_nodes=int(self.config["classical:hgb_max_leaf_nodes"]),
                 max_iter=int(self.config["classical:hgb_max_iter"]),
-                early_stopping=len(Z) > 10000, random_state=self.seed)
+                early_stopping=len(Z) > 10000,
+                random_state=self.seed,
+            )
         self.model.fit(Z, labels)
         return self
 
     def probabilities(self, X):
-        if not hasattr(self.model, "predict_proba") or (
-                isinstance(self.model, SVC) and not self.probability):
+        if not hasattr(self.model, "predict_proba") or (isinstance(self.model, SVC) and not self.probability):
             return None
         images = _as_images(X)
         proba = self.model.predict_proba(self.pca.transform(images.reshape(len(images), -1)))
@@ -247,8 +253,11 @@ def _holdout_loss(metric, truth, proba, pred, n_classes):
         score = skm.log_loss(truth, np.clip(proba, 1e-15, 1), labels=list(range(n_classes)))
         return score, score
     if metric == "roc_auc":
-        score = (skm.roc_auc_score(truth, proba[:, 1]) if n_classes == 2 else
-                 skm.roc_auc_score(truth, proba, multi_class="ovr", labels=list(range(n_classes))))
+        score = (
+            skm.roc_auc_score(truth, proba[:, 1])
+            if n_classes == 2
+            else skm.roc_auc_score(truth, proba, multi_class="ovr", labels=list(range(n_classes)))
+        )
     elif metric == "balanced_accuracy":
         score = skm.balanced_accuracy_score(truth, pred)
     elif metric == "f1_macro":
@@ -264,18 +273,27 @@ def train(config, data, seed=0, budget=None):
     images, labels = _as_images(data.X), _encode(data.y, classes)
     n_valid = int(min(VALID_ROWS, max(len(classes) * 2, round(len(labels) * VALID_SHARE))))
     stratify = labels if np.bincount(labels).min() >= 2 else None
-    fit_idx, valid_idx = train_test_split(np.arange(len(labels)), test_size=n_valid,
-                                          random_state=seed, stratify=stratify)
+    fit_idx, valid_idx = train_test_split(
+        np.arange(len(labels)), test_size=n_valid, random_state=seed, stratify=stratify
+    )
     epochs = MAX_EPOCHS if budget is None else max(1, int(round(float(budget))))
     share = 1.0
     if config["model"] == "classical" and budget is not None:
         share = min(1.0, float(budget) / MAX_EPOCHS)  # its fidelity is the share of images
     keep = min(len(fit_idx), SEARCH_ROWS, max(len(classes) * 2, int(len(fit_idx) * share)))
     if keep < len(fit_idx):
-        fit_idx, _ = train_test_split(fit_idx, train_size=keep, random_state=seed,
-                                      stratify=labels[fit_idx] if stratify is not None else None)
-    model = _fit_any(config, images[fit_idx], labels[fit_idx], classes, epochs, seed,
-                     probability=info.get("metric") in ("log_loss", "roc_auc"))
+        fit_idx, _ = train_test_split(
+            fit_idx, train_size=keep, random_state=seed, stratify=labels[fit_idx] if stratify is not None else None
+        )
+    model = _fit_any(
+        config,
+        images[fit_idx],
+        labels[fit_idx],
+        classes,
+        epochs,
+        seed,
+        probability=info.get("metric") in ("log_loss", "roc_auc"),
+    )
     truth = labels[valid_idx]
     if isinstance(model, CNNModel):
         proba = model.probabilities(images[valid_idx])

@@ -74,7 +74,9 @@ def get_configspace() -> ConfigurationSpace:
 
     if "hgb" in families:
         _only_when(
-            cs, model, "hgb",
+            cs,
+            model,
+            "hgb",
             Float("hgb:learning_rate", (0.01, 0.5), log=True, default=0.1),
             Integer("hgb:max_leaf_nodes", (4, 256), log=True, default=31),
             Integer("hgb:min_samples_leaf", (2, 200), log=True, default=20),
@@ -111,14 +113,18 @@ def get_configspace() -> ConfigurationSpace:
     if "knn" in families:
         upper = max(2, min(100, N_ROWS // 4))
         _only_when(
-            cs, model, "knn",
+            cs,
+            model,
+            "knn",
             Integer("knn:n_neighbors", (1, upper), log=True, default=min(5, upper)),
             Categorical("knn:weights", ["uniform", "distance"], default="uniform"),
             Categorical("knn:p", [1, 2], default=2),
         )
     if "mlp" in families:
         _only_when(
-            cs, model, "mlp",
+            cs,
+            model,
+            "mlp",
             Integer("mlp:width", (16, 512), log=True, default=64),
             Integer("mlp:depth", (1, 3), default=1),
             Float("mlp:alpha", (1e-7, 1e-1), log=True, default=1e-4),

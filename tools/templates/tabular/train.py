@@ -99,17 +99,19 @@ def _preprocessor(config, info, native_categories, X=None):
         if native_categories:
             # HGB splits on categories itself; it accepts at most 255 of them per column.
             encoder = OrdinalEncoder(
-                handle_unknown="use_encoded_value", unknown_value=np.nan,
-                encoded_missing_value=np.nan, max_categories=255,
+                handle_unknown="use_encoded_value",
+                unknown_value=np.nan,
+                encoded_missing_value=np.nan,
+                max_categories=255,
             )
             parts.append(("categorical", encoder, categorical))
         else:
             encoder = OneHotEncoder(
-                handle_unknown="infrequent_if_exist", sparse_output=False,
+                handle_unknown="infrequent_if_exist",
+                sparse_output=False,
                 max_categories=int(config.get("onehot_max_categories", 16)),
             )
-            parts.append(("categorical", make_pipeline(
-                SimpleImputer(strategy="most_frequent"), encoder), categorical))
+            parts.append(("categorical", make_pipeline(SimpleImputer(strategy="most_frequent"), encoder), categorical))
     n_text = 0
     for column in texts:  # a column name, not a list: TF-IDF takes one column of documents
         features, components = _text_features(X, column)
@@ -161,9 +163,14 @@ def _estimator(config, info, seed, budget, n_numeric, n_categorical, n_text=0):
             return LogisticRegression(C=config["linear:C"], class_weight=class_weight, max_iter=2000)
         return Ridge(alpha=config["linear:alpha"])
     if family == "svm":
-        kwargs = dict(C=config["svm:C"], kernel=config["svm:kernel"],
-                      gamma=config.get("svm:gamma", "scale"), degree=config.get("svm:degree", 3),
-                      cache_size=500, max_iter=200_000)
+        kwargs = dict(
+            C=config["svm:C"],
+            kernel=config["svm:kernel"],
+            gamma=config.get("svm:gamma", "scale"),
+            degree=config.get("svm:degree", 3),
+            cache_size=500,
+            max_iter=200_000,
+        )
         if classify:
             return SVC(class_weight=class_weight, random_state=seed, **kwargs)
         return SVR(epsilon=config["svm:epsilon"], **kwargs)
@@ -237,9 +244,14 @@ def train(config, data, seed=0, budget=None):
     pipeline = build_pipeline(config, info, seed, budget, probabilities=metric in ("roc_auc", "log_loss"), X=X)
     started = time.perf_counter()
     cv = cross_validate(
-        pipeline, X, data.y, cv=_folds(info, data.y, seed),
-        scoring=_scorer(metric, info), error_score="raise",
-        return_estimator=budget is None, return_indices=budget is None,
+        pipeline,
+        X,
+        data.y,
+        cv=_folds(info, data.y, seed),
+        scoring=_scorer(metric, info),
+        error_score="raise",
+        return_estimator=budget is None,
+        return_indices=budget is None,
     )
     scores = cv["test_score"]
     score = float(np.mean(scores))

@@ -51,21 +51,37 @@ def get_configspace() -> ConfigurationSpace:
         Integer("tfidf:max_features", (5000, 300000), log=True, default=100000),
     )
     if "linear_svm" in families:
-        _only_when(cs, model, "linear_svm",
-                   Float("linear_svm:C", (1e-2, 100.0), log=True, default=1.0),
-                   Categorical("linear_svm:class_weight", ["none", "balanced"], default="none"))
+        _only_when(
+            cs,
+            model,
+            "linear_svm",
+            Float("linear_svm:C", (1e-2, 100.0), log=True, default=1.0),
+            Categorical("linear_svm:class_weight", ["none", "balanced"], default="none"),
+        )
     if "logreg" in families:
-        _only_when(cs, model, "logreg",
-                   Float("logreg:C", (1e-1, 1e3), log=True, default=10.0),
-                   Categorical("logreg:class_weight", ["none", "balanced"], default="none"))
+        _only_when(
+            cs,
+            model,
+            "logreg",
+            Float("logreg:C", (1e-1, 1e3), log=True, default=10.0),
+            Categorical("logreg:class_weight", ["none", "balanced"], default="none"),
+        )
     if "complement_nb" in families:
-        _only_when(cs, model, "complement_nb",
-                   Float("complement_nb:alpha", (1e-3, 1.0), log=True, default=0.1),
-                   Categorical("complement_nb:norm", [False, True], default=False))
+        _only_when(
+            cs,
+            model,
+            "complement_nb",
+            Float("complement_nb:alpha", (1e-3, 1.0), log=True, default=0.1),
+            Categorical("complement_nb:norm", [False, True], default=False),
+        )
     if "sgd" in families:
-        _only_when(cs, model, "sgd",
-                   Categorical("sgd:loss", ["hinge", "modified_huber", "log_loss"], default="modified_huber"),
-                   Float("sgd:alpha", (1e-7, 1e-3), log=True, default=1e-5),
-                   Categorical("sgd:penalty", ["l2", "elasticnet"], default="l2"),
-                   Integer("sgd:max_iter", (10, 100), log=True, default=30))
+        _only_when(
+            cs,
+            model,
+            "sgd",
+            Categorical("sgd:loss", ["hinge", "modified_huber", "log_loss"], default="modified_huber"),
+            Float("sgd:alpha", (1e-7, 1e-3), log=True, default=1e-5),
+            Categorical("sgd:penalty", ["l2", "elasticnet"], default="l2"),
+            Integer("sgd:max_iter", (10, 100), log=True, default=30),
+        )
     return cs

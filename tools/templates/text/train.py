@@ -46,28 +46,51 @@ def _text_column(X, info):
 def _documents(X, info):
     if hasattr(X, "columns"):
         X = X[_text_column(X, info)]
-    return np.asarray([("" if v is None or v != v else str(v)) for v in np.asarray(X, dtype=object)],
-                      dtype=object)
+    return np.asarray([("" if v is None or v != v else str(v)) for v in np.asarray(X, dtype=object)], dtype=object)
 
 
 def _vectorizer(config, n_docs):
     # A document-frequency floor of at least one document and at most a few.
     min_df = max(1, min(5, int(round(float(config["tfidf:min_df"]) * n_docs))))
-    common = dict(sublinear_tf=bool(config["tfidf:sublinear_tf"]), min_df=min_df,
-                  max_df=float(config["tfidf:max_df"]), dtype=np.float32, strip_accents="unicode")
+    common = dict(
+        sublinear_tf=bool(config["tfidf:sublinear_tf"]),
+        min_df=min_df,
+        max_df=float(config["tfidf:max_df"]),
+        dtype=np.float32,
+        strip_accents="unicode",
+    )
     analyzer = config["tfidf:analyzer"]
     parts = []
     if analyzer in ("word", "word+char"):
         stop = None if config["tfidf:stop_words"] == "none" else "english"
-        parts.append(("word", TfidfVectorizer(
-            analyzer="word", ngram_range=(1, int(config["tfidf:word_ngram_max"])), stop_words=stop,
-            token_pattern=r"(?u)\b\w\w+\b", lowercase=True,
-            max_features=int(config["tfidf:max_features"]), **common)))
+        parts.append(
+            (
+                "word",
+                TfidfVectorizer(
+                    analyzer="word",
+                    ngram_range=(1, int(config["tfidf:word_ngram_max"])),
+                    stop_words=stop,
+                    token_pattern=r"(?u)\b\w\w+\b",
+                    lowercase=True,
+                    max_features=int(config["tfidf:max_features"]),
+                    **common,
+                ),
+            )
+        )
     if analyzer in ("char_wb", "word+char"):
         low = int(config["tfidf:char_ngram_min"])
-        parts.append(("char", TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(low, low + int(config["tfidf:char_ngram_span"])),
-            lowercase=True, max_features=int(config["tfidf:max_features"]), **common)))
+        parts.append(
+            (
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(low, low + int(config["tfidf:char_ngram_span"])),
+                    lowercase=True,
+                    max_features=int(config["tfidf:max_features"]),
+                    **common,
+                ),
+            )
+        )
     return parts[0][1] if len(parts) == 1 else FeatureUnion(parts)
 
 
@@ -79,14 +102,19 @@ def _model(config, seed, probabilities):
         return CalibratedClassifierCV(svm, cv=3) if probabilities else svm
     if family == "logreg":
         weight = None if config["logreg:class_weight"] == "none" else "balanced"
-        return LogisticRegression(C=float(config["logreg:C"]), class_weight=weight, max_iter=1000,
-                                  random_state=seed)
+        return LogisticRegression(C=float(config["logreg:C"]), class_weight=weight, max_iter=1000, random_state=seed)
     if family == "complement_nb":
         return ComplementNB(alpha=float(config["complement_nb:alpha"]), norm=bool(config["complement_nb:norm"]))
     if family == "sgd":
         loss = config["sgd:loss"]
-        sgd = SGDClassifier(loss=loss, alpha=float(config["sgd:alpha"]), penalty=config["sgd:penalty"],
-                            max_iter=int(config["sgd:max_iter"]), tol=1e-4, random_state=seed)
+        sgd = SGDClassifier(
+            loss=loss,
+            alpha=float(config["sgd:alpha"]),
+            penalty=config["sgd:penalty"],
+            max_iter=int(config["sgd:max_iter"]),
+            tol=1e-4,
+            random_state=seed,
+        )
         if probabilities and loss == "hinge":
             return CalibratedClassifierCV(sgd, cv=3)
         return sgd
@@ -112,13 +140,15 @@ def train(config, data, seed=0, budget=None):
         docs, y = docs[keep], y[keep]
     metric = info.get("metric", "accuracy")
     smallest = int(np.unique(y, return_counts=True)[1].min())
-    folds = StratifiedKFold(n_splits=max(2, min(int(info.get("cv_folds", 5)), smallest)),
-                            shuffle=True, random_state=seed)
+    folds = StratifiedKFold(
+        n_splits=max(2, min(int(info.get("cv_folds", 5)), smallest)), shuffle=True, random_state=seed
+    )
     probabilities = metric in ("roc_auc", "log_loss")
     pipeline = build_pipeline(config, info, int(len(y) * (1 - 1 / folds.n_splits)), seed, probabilities)
     started = time.perf_counter()
-    scores = cross_validate(pipeline, docs, y, cv=folds, scoring=_scorer(metric, info),
-                            error_score="raise")["test_score"]
+    scores = cross_validate(pipeline, docs, y, cv=folds, scoring=_scorer(metric, info), error_score="raise")[
+        "test_score"
+    ]
     if metric == "log_loss":
         scores = -scores
         loss = float(np.mean(scores))

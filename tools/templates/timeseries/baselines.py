@@ -58,12 +58,11 @@ def _validate(forecaster, history: np.ndarray, folds: int, horizon: int) -> dict
     origins, horizon = validation_origins(len(history), folds, horizon)
     if not origins:
         return None
-    per_fold = [regression_metrics(history[o:o + horizon], forecaster(history[:o], horizon)) for o in origins]
+    per_fold = [regression_metrics(history[o : o + horizon], forecaster(history[:o], horizon)) for o in origins]
     return {name: float(np.mean([fold[name] for fold in per_fold])) for name in per_fold[0]}
 
 
-def forecasting_baselines(history, truth, season: int = 1, cv_folds: int = 5,
-                          horizon: int | None = None) -> dict:
+def forecasting_baselines(history, truth, season: int = 1, cv_folds: int = 5, horizon: int | None = None) -> dict:
     """{name: {"mae", "rmse", "r2", "description", "cv"}} for each baseline: its scores on
     the sealed steps, and under "cv" the mean scores of forward-chaining validation with
     `horizon`-step forecasts (the model's validation horizon; default: the sealed steps)."""
@@ -72,14 +71,23 @@ def forecasting_baselines(history, truth, season: int = 1, cv_folds: int = 5,
     horizon = int(horizon or steps)
     forecasters = {"naive": (naive, "last training value, repeated")}
     if season > 1 and len(history) >= season:
-        forecasters["seasonal_naive"] = (lambda h, s: seasonal_naive(h, s, season),
-                                         f"last {season} training values, repeated")
+        forecasters["seasonal_naive"] = (
+            lambda h, s: seasonal_naive(h, s, season),
+            f"last {season} training values, repeated",
+        )
     try:
         _, order = autoregressive(history, 1)
-        forecasters["autoregressive"] = (lambda h, s: autoregressive(h, s)[0],
-                                         f"AR({order}) with a constant, order by AIC, fit on the training years")
+        forecasters["autoregressive"] = (
+            lambda h, s: autoregressive(h, s)[0],
+            f"AR({order}) with a constant, order by AIC, fit on the training years",
+        )
     except ImportError:
         pass  # statsmodels missing: the naive baselines still stand
-    return {name: {**regression_metrics(truth, forecast(history, steps)), "description": description,
-                   "cv": _validate(forecast, history, cv_folds, horizon)}
-            for name, (forecast, description) in forecasters.items()}
+    return {
+        name: {
+            **regression_metrics(truth, forecast(history, steps)),
+            "description": description,
+            "cv": _validate(forecast, history, cv_folds, horizon),
+        }
+        for name, (forecast, description) in forecasters.items()
+    }

@@ -52,7 +52,9 @@ def get_configspace() -> ConfigurationSpace:
         _only_when(cs, model, "ridge", Float("ridge:alpha", (1e-3, 1e3), log=True, default=1.0))
     if "hgb" in families:
         _only_when(
-            cs, model, "hgb",
+            cs,
+            model,
+            "hgb",
             Float("hgb:learning_rate", (0.01, 0.3), log=True, default=0.05),
             Integer("hgb:max_iter", (50, 500), log=True, default=200),
             Integer("hgb:max_leaf_nodes", (4, 32), log=True, default=8),
@@ -63,13 +65,18 @@ def get_configspace() -> ConfigurationSpace:
     if trees:
         blend = Categorical("ts:blend", [False, True], default=False)
         cs.add(blend)
-        cs.add(OrConjunction(*(EqualsCondition(blend, model, f) for f in trees))
-               if len(trees) > 1 else EqualsCondition(blend, model, trees[0]))
+        cs.add(
+            OrConjunction(*(EqualsCondition(blend, model, f) for f in trees))
+            if len(trees) > 1
+            else EqualsCondition(blend, model, trees[0])
+        )
         _only_when(cs, blend, True, Float("blend:ridge_alpha", (1e-2, 1e2), log=True, default=1.0))
     for family in ("random_forest", "extra_trees"):
         if family in families:
             _only_when(
-                cs, model, family,
+                cs,
+                model,
+                family,
                 Float(f"{family}:max_features", (0.1, 1.0), default=0.5),
                 Integer(f"{family}:min_samples_leaf", (1, 10), log=True, default=2),
                 Integer(f"{family}:n_estimators", (50, 400), log=True, default=200),

@@ -45,14 +45,18 @@ class TimeSeries(TaskTemplate):
         return {"HORIZON": max(1, min(horizon, n_rows // 4)), "SEASON": int(profile.get("season_length") or 1)}
 
     def validation(self, cv_folds: int, settings: dict) -> str:
-        return (f"{cv_folds} forward-chaining origins inside the training history, "
-                f"{settings.get('HORIZON')}-step recursive forecasts (never shuffled folds)")
+        return (
+            f"{cv_folds} forward-chaining origins inside the training history, "
+            f"{settings.get('HORIZON')}-step recursive forecasts (never shuffled folds)"
+        )
 
     def notes(self, profile: dict, settings: dict) -> list[str]:
-        return [f"Season length {settings['SEASON']} (the highest autocorrelation peak of "
-                "the training series). The built-in forecaster averages the searched model's "
-                "forecast with AR, threshold-AR (SETAR) and seasonal-naive forecasts (forecast "
-                "combination), and naive, seasonal-naive and AR baselines are scored beside it."]
+        return [
+            f"Season length {settings['SEASON']} (the highest autocorrelation peak of "
+            "the training series). The built-in forecaster averages the searched model's "
+            "forecast with AR, threshold-AR (SETAR) and seasonal-naive forecasts (forecast "
+            "combination), and naive, seasonal-naive and AR baselines are scored beside it."
+        ]
 
     def parameters(self, profile: dict, plan: dict, component: str) -> dict:
         settings = plan.get("template_parameters") or self.settings(profile, plan.get("scenario"))
@@ -60,14 +64,17 @@ class TimeSeries(TaskTemplate):
         if component == "train":
             return {"HORIZON": int(settings["HORIZON"]), "SEASON": season}
         nonnegative = float(profile.get("target_summary", {}).get("min", -1)) >= 0
-        return {"FAMILIES": list(plan["families"]), "N_ROWS": int(profile["n_rows"]), "SEASON": season,
-                "NONNEGATIVE": nonnegative}
+        return {
+            "FAMILIES": list(plan["families"]),
+            "N_ROWS": int(profile["n_rows"]),
+            "SEASON": season,
+            "NONNEGATIVE": nonnegative,
+        }
 
     def baselines(self, y_train, y_test, settings: dict, cv_folds: int) -> dict | None:
         from tools.templates.timeseries.baselines import forecasting_baselines
 
-        return forecasting_baselines(y_train, y_test, int(settings.get("SEASON", 1)), cv_folds,
-                                     settings.get("HORIZON"))
+        return forecasting_baselines(y_train, y_test, int(settings.get("SEASON", 1)), cv_folds, settings.get("HORIZON"))
 
 
 TEMPLATE = TimeSeries()

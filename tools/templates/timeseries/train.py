@@ -78,14 +78,17 @@ def _row(history, t, config):
     row = [past[t - k] if t - k >= 0 else past[0] for k in range(1, lags + 1)]
     window = int(config["ts:rolling_window"])
     if window >= 2:
-        recent = past[max(0, t - window):t]
-        row += [float(np.mean(recent)), float(np.std(recent)),
-                float(recent[-1] - recent[0]) if len(recent) > 1 else 0.0]
+        recent = past[max(0, t - window) : t]
+        row += [
+            float(np.mean(recent)),
+            float(np.std(recent)),
+            float(recent[-1] - recent[0]) if len(recent) > 1 else 0.0,
+        ]
     if config["ts:seasonal_lags"] and SEASON > 1:
         for k in (SEASON, 2 * SEASON):
             if k > lags:
                 row.append(past[t - k] if t - k >= 0 else past[0])
-        around = past[max(0, t - SEASON - 1):max(1, t - SEASON + 2)]
+        around = past[max(0, t - SEASON - 1) : max(1, t - SEASON + 2)]
         row.append(float(np.mean(around)))
     return row
 
@@ -107,13 +110,18 @@ def _regressor(config, seed, budget):
             max_leaf_nodes=int(config["hgb:max_leaf_nodes"]),
             min_samples_leaf=int(config["hgb:min_samples_leaf"]),
             l2_regularization=float(config["hgb:l2_regularization"]),
-            early_stopping=False, random_state=seed)
+            early_stopping=False,
+            random_state=seed,
+        )
     if family in ("random_forest", "extra_trees"):
         kind = RandomForestRegressor if family == "random_forest" else ExtraTreesRegressor
-        return kind(n_estimators=max(20, int(int(config[f"{family}:n_estimators"]) * scale)),
-                    max_features=float(config[f"{family}:max_features"]),
-                    min_samples_leaf=int(config[f"{family}:min_samples_leaf"]),
-                    n_jobs=1, random_state=seed)
+        return kind(
+            n_estimators=max(20, int(int(config[f"{family}:n_estimators"]) * scale)),
+            max_features=float(config[f"{family}:max_features"]),
+            min_samples_leaf=int(config[f"{family}:min_samples_leaf"]),
+            n_jobs=1,
+            random_state=seed,
+        )
     raise ValueError(f"unknown model family {family!r}")
 
 
@@ -128,14 +136,17 @@ def _fit_autoregressive(series):
     max_lag = max(1, min(AR_MAX_LAG, len(series) // 4))
 
     def least_squares(p, start):
-        X = np.column_stack([np.ones(len(series) - start)]
-                            + [series[start - k:len(series) - k] for k in range(1, p + 1)])
+        X = np.column_stack(
+            [np.ones(len(series) - start)] + [series[start - k : len(series) - k] for k in range(1, p + 1)]
+        )
         coef = np.linalg.lstsq(X, series[start:], rcond=None)[0]
         return coef, float(np.sum((series[start:] - X @ coef) ** 2))
 
     rows = len(series) - max_lag
-    order = min(range(1, max_lag + 1),
-                key=lambda p: rows * np.log(max(least_squares(p, max_lag)[1], 1e-300) / rows) + 2 * (p + 1))
+    order = min(
+        range(1, max_lag + 1),
+        key=lambda p: rows * np.log(max(least_squares(p, max_lag)[1], 1e-300) / rows) + 2 * (p + 1),
+    )
     return least_squares(order, order)[0]
 
 
@@ -154,18 +165,20 @@ def _fit_threshold_autoregressive(series):
     n, y = len(series), series[start:]
     if n <= start:
         return None
-    X = np.column_stack([np.ones(n - start)] + [series[start - k:n - k] for k in range(1, SETAR_MAX_LAG + 1)])
+    X = np.column_stack([np.ones(n - start)] + [series[start - k : n - k] for k in range(1, SETAR_MAX_LAG + 1)])
     best, best_aic = None, np.inf
     for delay in range(1, SETAR_MAX_DELAY + 1):
-        switch = series[start - delay:n - delay]
+        switch = series[start - delay : n - delay]
         for threshold in np.unique(np.quantile(switch, np.linspace(0.15, 0.85, SETAR_THRESHOLDS))):
             below = switch <= threshold
             for order in range(1, SETAR_MAX_LAG + 1):
                 if min(below.sum(), (~below).sum()) < 2 * order + 5:
                     break  # a regime too small for this order, and for every higher one
-                fits = [np.linalg.lstsq(X[rows, :order + 1], y[rows], rcond=None)[0] for rows in (below, ~below)]
-                residual = sum(float(np.sum((y[rows] - X[rows, :order + 1] @ c) ** 2))
-                               for rows, c in zip((below, ~below), fits, strict=True))
+                fits = [np.linalg.lstsq(X[rows, : order + 1], y[rows], rcond=None)[0] for rows in (below, ~below)]
+                residual = sum(
+                    float(np.sum((y[rows] - X[rows, : order + 1] @ c) ** 2))
+                    for rows, c in zip((below, ~below), fits, strict=True)
+                )
                 aic = len(y) * np.log(max(residual, 1e-300) / len(y)) + 2 * (2 * order + 3)
                 if aic < best_aic:
                     best, best_aic = (delay, float(threshold), order, fits[0], fits[1]), aic
@@ -218,19 +231,19 @@ class Forecaster:
             for _ in range(int(steps)):
                 row = np.asarray([_row(np.asarray(path), len(path), self.config)], dtype=float)
                 path.append(float(regressor.predict(row)[0]))
-            paths.append(_backward(path[len(self.history):], self.config["ts:transform"]))
+            paths.append(_backward(path[len(self.history) :], self.config["ts:transform"]))
         parts = {"model": np.mean(paths, axis=0)}
         if self.ar is not None:
             path = list(self.series)
             for _ in range(int(steps)):
                 path.append(_autoregressive_step(self.ar, path, len(path)))
-            parts["autoregressive"] = np.asarray(path[len(self.series):])
+            parts["autoregressive"] = np.asarray(path[len(self.series) :])
             parts["seasonal_naive"] = _seasonal_naive(self.series, steps)
         if self.setar is not None:
             path = list(self.series)
             for _ in range(int(steps)):
                 path.append(_threshold_step(self.setar, path, len(path)))
-            parts["threshold_autoregressive"] = np.asarray(path[len(self.series):])
+            parts["threshold_autoregressive"] = np.asarray(path[len(self.series) :])
         return parts
 
     def forecast(self, steps):
@@ -239,8 +252,7 @@ class Forecaster:
     def one_step(self, t):
         """The fitted value at position t of the history, from the true values before it."""
         row = np.asarray([_row(self.history, t, self.config)], dtype=float)
-        parts = [float(np.mean([_backward(r.predict(row), self.config["ts:transform"])[0]
-                                for r in self.regressors]))]
+        parts = [float(np.mean([_backward(r.predict(row), self.config["ts:transform"])[0] for r in self.regressors]))]
         if self.ar is not None:
             lags = len(self.ar) - 1
             parts.append(_autoregressive_step(self.ar, self.series, t) if t >= lags else self.series[t - 1])
@@ -283,12 +295,11 @@ def train(config, data, seed=0, budget=None):
     metric = data.info.get("metric", "mae")
     origins, horizon = _origins(len(series), int(data.info.get("cv_folds", 5)), HORIZON)
     if not origins:
-        raise ValueError(f"the series has {len(series)} points: too short to validate a "
-                         f"{HORIZON}-step forecast")
+        raise ValueError(f"the series has {len(series)} points: too short to validate a {HORIZON}-step forecast")
     errors = []
     for origin in origins:
         model = Forecaster(config, seed, budget).fit(series[:origin])
-        errors.append(_error(metric, series[origin:origin + horizon], model.forecast(horizon)))
+        errors.append(_error(metric, series[origin : origin + horizon], model.forecast(horizon)))
     loss = float(np.mean(errors))
     return {
         "loss": loss,
