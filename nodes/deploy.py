@@ -116,6 +116,28 @@ def metrics_record(
     return record
 
 
+def save_model_description(run: RunFolder, incumbent: dict, ensemble: dict | None) -> None:
+    """model/config.json (the best single configuration) and, for an ensemble, its members."""
+    run.write_json(RunFolder.MODEL_CONFIG, {"config": incumbent, "code": "code/final/train.py"})
+    if ensemble:
+        members = ensemble["members"]
+        described = [{**m, "artifact": member_artifact(i, len(members))} for i, m in enumerate(members, start=1)]
+        run.write_json(RunFolder.ENSEMBLE, {"members": described})
+
+
+def baselines(state: dict, run: RunFolder, y_test) -> dict | None:
+    """The template's trivial models on the sealed steps (a forecast's), fitted on the training target."""
+    if not run.training_target.exists():
+        return None
+    plan = state["plan"]
+    return get_template(plan["template"]).baselines(
+        np.load(run.training_target, allow_pickle=False),
+        y_test,
+        plan.get("template_parameters") or {},
+        run_config(state).optimizer.cv_folds,
+    )
+
+
 def deploy(state: dict) -> dict:
     run, plan = run_folder(state), state["plan"]
     with open(run.sealed_test, "rb") as fh:
@@ -129,23 +151,11 @@ def deploy(state: dict) -> dict:
     else:  # the model's own labels (an SVM's may differ from its calibrated probabilities' argmax)
         y_pred, y_proba = np.asarray(results[0]["y_pred"]), results[0].get("y_proba")
     scores = test_metrics(plan["task"], sealed["y"], y_pred, y_proba, classes=classes)
-    run.write_json(RunFolder.MODEL_CONFIG, {"config": state["search"]["incumbent"], "code": "code/final/train.py"})
-    if ensemble:
-        run.write_json(
-            RunFolder.ENSEMBLE,
-            {"members": [{**m, "artifact": member_artifact(i, len(members))} for i, m in enumerate(members, start=1)]},
-        )
+    save_model_description(run, state["search"]["incumbent"], ensemble)
     metrics = metrics_record(state, run, scores, int(len(sealed["y"])), refit_seconds, ensemble)
-    baselines = None
-    if run.training_target.exists():  # a forecast's baselines are fitted on the training target
-        baselines = get_template(plan["template"]).baselines(
-            np.load(run.training_target, allow_pickle=False),
-            sealed["y"],
-            plan.get("template_parameters") or {},
-            run_config(state).optimizer.cv_folds,
-        )
-    if baselines:
-        metrics["baselines"] = baselines
+    trivial = baselines(state, run, sealed["y"])
+    if trivial:
+        metrics["baselines"] = trivial
     run.write_json(RunFolder.METRICS, metrics)
     report = write_report(
         run,

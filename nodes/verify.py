@@ -146,6 +146,18 @@ def verify_train(
     report.add("fit and predict", outcome.ok, "one prediction per row" if outcome.ok else outcome.describe())
 
 
+def check_scenario(source: str, config, report: VerificationReport) -> None:
+    """The scenario is a valid literal; what it asks beyond the config's budget is lowered."""
+    try:
+        opt = config.optimizer
+        spec, lowered = hold_to_budget(parse_scenario_source(source), opt.n_trials, opt.walltime, opt.workers)
+    except ScenarioSpecError as exc:
+        report.add("valid scenario", False, str(exc))
+        return
+    held = f" ({'; '.join(lowered)})" if lowered else ""
+    report.add("valid scenario", True, f"{spec.facade} facade, {spec.n_trials} trials, {spec.walltime:g} s{held}")
+
+
 def check_components(state: dict, config, run: RunFolder) -> tuple[dict[str, VerificationReport], dict | None]:
     """Every component's report (static checks, then runs in the sandbox), and the space
     the sandbox built (None when it did not build)."""
@@ -154,19 +166,7 @@ def check_components(state: dict, config, run: RunFolder) -> tuple[dict[str, Ver
     reports = {c: VerificationReport(c, info["attempt"]) for c, info in components.items()}
     for component, report in reports.items():
         static_check(component, sources[component], report)
-    try:
-        opt = config.optimizer
-        spec, lowered = hold_to_budget(
-            parse_scenario_source(sources["scenario"]), opt.n_trials, opt.walltime, opt.workers
-        )
-        reports["scenario"].add(
-            "valid scenario",
-            True,
-            f"{spec.facade} facade, {spec.n_trials} trials, "
-            f"{spec.walltime:g} s" + (f" ({'; '.join(lowered)})" if lowered else ""),
-        )
-    except ScenarioSpecError as exc:
-        reports["scenario"].add("valid scenario", False, str(exc))
+    check_scenario(sources["scenario"], config, reports["scenario"])
 
     space = None
     with sandbox_for(state, timeout=config.verify.timeout, name="verify") as sandbox:
