@@ -61,3 +61,53 @@ def test_a_table_for_an_array_model_is_refused(tmp_path):
     path.write_text("a,b\n1,2\n")
     with pytest.raises(ConfigError, match="trained on arrays; give a .npz file with X"):
         read_rows(path, arrays(2))
+
+
+class _Plant:
+    """Unpickling this runs a shell command: what a hostile run folder would ship."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (self.command,))
+
+
+def test_predict_on_a_hostile_run_folder_runs_nothing_on_the_host(tmp_path):
+    """A run folder from elsewhere: pickles and code that write a canary when loaded, and a
+    config and event log that ask for the unisolated backend. Nothing of it reaches the host."""
+    import pickle
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    canary = tmp_path / "host" / "touched"
+    canary.parent.mkdir()
+    run = tmp_path / "evil-run"
+    for folder in ("model", "code/final", "sandbox_data"):
+        (run / folder).mkdir(parents=True)
+    touch = f"touch {canary}"
+    (run / "model" / "model.pkl").write_bytes(pickle.dumps(_Plant(touch)))
+    (run / "sandbox_data" / "train.pkl").write_bytes(pickle.dumps(_Plant(touch)))
+    (run / "code" / "final" / "train.py").write_text(
+        f"import os\nos.system({touch!r})\n\ndef predict(model, X):\n    return [0] * len(X)\n"
+    )
+    (run / "config.yaml").write_text("dataset: {name: iris}\nsandbox: {backend: unsafe_process}\n")
+    (run / "events.jsonl").write_text('{"node": "initialize", "message": "x", "backend": "unsafe_process"}\n')
+    (run / "model_inputs.json").write_text(
+        '{"table": true, "columns": ["a"], "text_columns": [], "row_shape": [], "classes": null}'
+    )
+    (tmp_path / "rows.csv").write_text("a\n1\n2\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "graph.predict", str(run), str(tmp_path / "rows.csv")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert not canary.exists(), "code or a pickle of the run folder ran on the host"
+    assert "UNISOLATED" not in result.stderr, "the run folder chose the unisolated backend"
+    assert result.returncode in (0, 1), result.stderr[-2000:]
