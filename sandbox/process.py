@@ -92,10 +92,16 @@ def _python_dirs() -> list[str]:
 
 
 def _bwrap(
-    binds: list[tuple[str, str, bool]], extra: list[str], command: list[str], cgroup_procs: list[Path] = ()
+    binds: list[tuple[str, str, bool]],
+    extra: list[str],
+    command: list[str],
+    cgroup_procs: list[Path] = (),
+    before_binds: list[str] = (),
 ) -> list[str]:
     """The full command line: bubblewrap with `binds` (host path, sandbox path, writable),
-    through the staging launcher when we are root."""
+    through the staging launcher when we are root. `before_binds` are mounted first: a tmpfs
+    on /tmp mounted after the binds would hide one below /tmp (a checkout, and so its venv,
+    may live there)."""
     args = [
         shutil.which("bwrap") or "bwrap",
         "--unshare-user",
@@ -114,6 +120,7 @@ def _bwrap(
         "--cap-drop",
         "ALL",
         *_system_binds(),
+        *before_binds,
     ]
     if not _as_root():  # bubblewrap runs as us and reaches our folders itself
         binds_args = [a for host, inside, rw in binds for a in ("--bind" if rw else "--ro-bind", host, inside)]
@@ -226,25 +233,10 @@ class ProcessSandbox(Sandbox):
         tmpfs = ["--size", str(self.limits.tmp_mb * 2**20), "--perms", "1777", "--tmpfs"]
         # The root bubblewrap builds is a tmpfs: read-only once everything is mounted, so the
         # code writes only into /tmp (and /dev/shm, for semaphores), both capped.
-        extra = [
-            "--info-fd",
-            str(info_write),
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            *tmpfs,
-            "/tmp",
-            *tmpfs,
-            "/dev/shm",
-            "--remount-ro",
-            "/dev",
-            "--remount-ro",
-            "/",
-            "--chdir",
-            "/tmp",
-        ]
-        cmd = _bwrap(binds, extra, command, self._cgroup.procs_files() if self._cgroup and _as_root() else [])
+        first = ["--proc", "/proc", "--dev", "/dev", *tmpfs, "/tmp", *tmpfs, "/dev/shm"]
+        extra = ["--info-fd", str(info_write), "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp"]
+        procs = self._cgroup.procs_files() if self._cgroup and _as_root() else []
+        cmd = _bwrap(binds, extra, command, procs, before_binds=first)
         # stdout and stderr: a pipe, not a host file. bubblewrap's PID 1 keeps copies that a
         # call could reopen through /proc/1/fd; a pipe holds 64 KiB and then refuses more,
         # where a file would take whatever it is given. The worker stops writing to it once
