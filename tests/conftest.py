@@ -68,7 +68,8 @@ def kill_after_event(args: list[str], runs_dir: Path, run: str, node: str, messa
         ):
             break
         time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
+    if proc.poll() is None:  # a run that already ended is left for the resume to judge
+        os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
 
 
