@@ -13,49 +13,26 @@ asks for more trials than the config allows: crashed trials, a clamped scenario,
 from __future__ import annotations
 
 import csv
-import socket
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import read_json, run_agent
 from tests.llm_server import ScriptedLLMServer
-from tests.nodes.test_llm_agents import KEY, KEY_ENV, correct_agents, fenced, scenario_source, train_source
+from tests.nodes.test_llm_agents import (
+    KEY,
+    KEY_ENV,
+    Listener,
+    correct_agents,
+    fenced,
+    scenario_source,
+    train_source,
+)
 
 pytestmark = [pytest.mark.slow]
 BACKENDS = [pytest.param("process", id="process"), pytest.param("docker", id="docker", marks=pytest.mark.docker)]
 MARK = "hostile-llm-daemon-7777"  # names the daemon the attack starts, to look for it afterwards
-
-
-class LoopbackListener:
-    """Counts connections to a port on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port, self.connections = self.sock.getsockname()[1], 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.close()
-
-    def __enter__(self) -> LoopbackListener:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
 
 
 def attack(port: int, canary: Path) -> str:
@@ -124,7 +101,7 @@ def test_an_attacking_training_function_reaches_nothing_of_the_host(tmp_path, ru
     canary = tmp_path / "host-only"
     canary.mkdir()
     (canary / "canary.txt").write_text("host secret 31337")
-    with LoopbackListener() as listener:
+    with Listener("127.0.0.1") as listener:
         agents = correct_agents(train=[fenced(train_source(attack(listener.port, canary)))])
         result, requests, run = run_hostile(tmp_path, runs_dir, backend, agents)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -337,11 +337,11 @@ if leaked:
 
 
 class Listener:
-    """A TCP server on all interfaces of the host that counts who connects."""
+    """A TCP server that counts who connects (on all interfaces of the host by default)."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "0.0.0.0") -> None:
         self.sock = socket.socket()
-        self.sock.bind(("0.0.0.0", 0))
+        self.sock.bind((host, 0))
         self.sock.listen(8)
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
