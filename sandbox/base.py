@@ -115,6 +115,25 @@ class CallOutcome:
         return "\n".join(parts)
 
 
+def worker_arguments(limits: Limits, artifacts: bool) -> list[str]:
+    """The worker's arguments, as every backend mounts it: the script at /sandbox/worker.py and
+    the code, data, temp, io (and artifacts) folders at fixed paths inside the sandbox."""
+    args = [
+        "/sandbox/worker.py",
+        "--code",
+        "/code",
+        "--data",
+        "/data",
+        "--tmp",
+        "/tmp",
+        "--io",
+        "/io",
+        "--max-file-mb",
+        str(max(limits.tmp_mb, limits.artifacts_mb)),
+    ]
+    return [*args, "--artifacts", "/artifacts"] if artifacts else args
+
+
 def parse_answer(line: bytes, request_id: int) -> dict:
     """The worker's answer to request `request_id`, checked; ProtocolError if it is not one."""
     try:

@@ -39,7 +39,7 @@ from sandbox.artifacts import (
     remove_scratch,
     sweep_scratch,
 )
-from sandbox.base import WORKER_SCRIPT, Sandbox, SandboxError
+from sandbox.base import WORKER_SCRIPT, Sandbox, SandboxError, worker_arguments
 from sandbox.channel import FifoChannel
 
 LABEL = "org.automl-agent.sandbox"
@@ -140,24 +140,7 @@ class DockerSandbox(Sandbox):
             raise SandboxError(f"Docker could not start the sandbox container: {exc}") from exc
 
     def _command(self) -> list[str]:
-        cmd = [
-            "python3",
-            "-I",
-            "/sandbox/worker.py",
-            "--code",
-            "/code",
-            "--data",
-            "/data",
-            "--tmp",
-            "/tmp",
-            "--io",
-            "/io",
-            "--max-file-mb",
-            str(max(self.limits.tmp_mb, self.limits.artifacts_mb)),
-        ]
-        if self.workspace.artifacts:
-            cmd += ["--artifacts", "/artifacts"]
-        return cmd
+        return ["python3", "-I", *worker_arguments(self.limits, bool(self.workspace.artifacts))]
 
     def _mounts(self) -> dict:
         mounts = {

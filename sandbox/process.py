@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox.artifacts import SANDBOX_UID, make_scratch, open_to_sandbox, remove_scratch, sweep_scratch
-from sandbox.base import WORKER_SCRIPT, Sandbox, SandboxError
+from sandbox.base import WORKER_SCRIPT, Sandbox, SandboxError, worker_arguments
 from sandbox.cgroup import Cgroup, sweep_cgroups
 from sandbox.channel import FifoChannel
 
@@ -202,22 +202,11 @@ class ProcessSandbox(Sandbox):
             (str(self.workspace.data), "/data", False),
             (str(self._scratch / "io"), "/io", False),
         ]
-        max_file_mb = max(self.limits.tmp_mb, self.limits.artifacts_mb)
         command = [
             sys.executable,
             "-I",
-            "/sandbox/worker.py",
-            "--code",
-            "/code",
-            "--data",
-            "/data",
-            "--tmp",
-            "/tmp",
-            "--io",
-            "/io",
-            "--max-file-mb",
-            str(max_file_mb),
-            "--max-processes",
+            *worker_arguments(self.limits, bool(self.workspace.artifacts)),
+            "--max-processes",  # RLIMIT_NPROC counts per user namespace: here the sandbox has its own
             str(self.limits.pids),
         ]
         if self.workspace.artifacts:
@@ -225,7 +214,6 @@ class ProcessSandbox(Sandbox):
                 binds.append((str(artifacts), "/artifacts", True))
             else:
                 binds.append((str(self.workspace.artifacts), "/artifacts", False))
-            command += ["--artifacts", "/artifacts"]
         if self._cgroup:  # read-only, so the worker can read the OOM-kill count
             inside = "/sys/fs/cgroup" if self._cgroup.version == 2 else "/sys/fs/cgroup/memory"
             binds.append((str(self._cgroup.memory), inside, False))
