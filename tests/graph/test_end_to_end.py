@@ -5,12 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import pickle
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
 
 from tests.conftest import (
     FAST,
+    ROOT,
     assert_model_saved,
     kill_after_event,
     kill_mid_search,
@@ -211,3 +215,43 @@ def test_a_kill_at_a_node_boundary_resumes_to_a_complete_run(runs_dir, node, mes
     assert len(rows) == 6 and len({r["config_id"] for r in rows}) == 6, "the planned trials, none twice"
     assert read_json(run / "metrics.json")["trials"]["finished"] == 6
     assert_model_saved(run)
+
+
+def test_a_second_resume_of_a_busy_run_exits_2_naming_the_holder(runs_dir):
+    """Two resumes of one folder never both run: the second exits 2 at once, the first finishes."""
+    args = ["configs/iris.yaml", "--set", "optimizer.n_trials=12", "--set", "optimizer.workers=1", *FAST]
+    first = subprocess.Popen(
+        [sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    trials = runs_dir / "iris" / "trials.jsonl"
+    deadline = time.time() + 300
+    while not (trials.exists() and trials.read_text().count("\n") >= 2):
+        assert first.poll() is None and time.time() < deadline, "the first run ended before the second started"
+        time.sleep(0.1)
+    second = run_agent(*args, "--resume", runs_dir=runs_dir)
+    assert second.returncode == 2
+    assert f"is in use by process {first.pid}" in second.stderr and len(second.stderr.strip().splitlines()) == 1
+    assert first.wait(timeout=600) == 0, first.stderr.read()[-3000:]
+    rows = list(csv.DictReader(open(runs_dir / "iris" / "trials.csv")))
+    assert len(rows) == 12 and len({r["config_id"] for r in rows}) == 12
+
+
+def test_a_trial_bounded_run_is_repeatable(runs_dir):
+    """The same config and seed with a trial bound and one worker: the same trials and test score.
+    (Parallel workers finish trials in an order the machine decides, so they are not repeatable.)"""
+    args = ["configs/iris.yaml", "--set", "optimizer.n_trials=10", "--set", "optimizer.workers=1", *FAST]
+    for _ in range(2):
+        result = run_agent(*args, runs_dir=runs_dir)
+        assert result.returncode == 0, result.stderr[-2000:]
+
+    def trials(run: str) -> list[tuple[str, str]]:
+        rows = csv.DictReader(open(runs_dir / run / "trials.csv"))
+        return [tuple(sorted((k, v) for k, v in r.items() if k not in ("seconds", "worker"))) for r in rows]
+
+    assert trials("iris") == trials("iris-2")
+    first, second = read_json(runs_dir / "iris" / "metrics.json"), read_json(runs_dir / "iris-2" / "metrics.json")
+    assert first["test"] == second["test"]
