@@ -51,7 +51,9 @@ class DatasetConfig(Section):
 class OptimizerConfig(Section):
     facade: Literal[("auto", *FACADES)] = "auto"
     n_trials: int = Field(50, ge=1, description="SMAC trials (configurations evaluated)")
-    walltime: float = Field(600.0, gt=0, description="wall-clock budget of the search, seconds")
+    walltime: float = Field(
+        600.0, gt=0, description="wall-clock budget of the whole run, start to deployed model, seconds"
+    )
     workers: int = Field(
         "auto",
         ge=1,

@@ -10,6 +10,7 @@ import argparse
 import logging
 import sqlite3
 import sys
+import time
 import uuid
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -24,7 +25,7 @@ from psycopg_pool import ConnectionPool
 from graph.builder import build_graph
 from graph.config import RunConfig, load_config
 from sandbox import BACKENDS, SandboxError, choose_backend, isolates
-from tools import inputs
+from tools import budget, inputs
 from tools.dask_trials import DaskError, connect
 from tools.datasets import DatasetError
 from tools.errors import ConfigError, RunFailed, first_line
@@ -170,6 +171,16 @@ def model_line(metrics: dict) -> str:
     )
 
 
+def time_line(spent: dict | None) -> list[str]:
+    if not spent:
+        return []
+    return [
+        f"  time       {spent['seconds']:.0f} s of the {spent['walltime']:g} s walltime "
+        f"({spent['before_search']:.0f} s before the search, {spent['search']:.0f} s search, "
+        f"{spent['deploy']:.0f} s deploy)"
+    ]
+
+
 def summary(values: dict) -> str:
     llm = llm_usage_line(values)
     if values.get("failure"):
@@ -185,6 +196,7 @@ def summary(values: dict) -> str:
         f"  task       {metrics['task']} ({values['profile']['n_rows']} training rows, "
         f"{metrics['test_rows']} sealed test rows)",
         f"  trials     {trials['finished']} ({statuses}) in {metrics['search_seconds']:.0f} s",
+        *time_line(metrics.get("time")),
         f"  model      {model_line(metrics)}",
         f"  sandbox    {sandbox_line(values.get('backend', '?'))}",
         f"  CV score   {metric} {metrics['cv'][metric]:.4f}",
@@ -309,7 +321,9 @@ def run_graph(graph, thread_id: str, run_dir: Path, config: RunConfig, config_pa
         print(f"resuming {run_dir} at {where}", file=sys.stderr)
         inputs = None
     else:
-        inputs = {"config": config.model_dump(mode="json"), "run_dir": str(run_dir)}
+        # The walltime counts from this process's start: its imports are the user's time too.
+        started = time.time() - budget.process_age()
+        inputs = {"config": config.model_dump(mode="json"), "run_dir": str(run_dir), "started": started}
     try:
         graph.invoke(inputs, thread)
     except KeyboardInterrupt:

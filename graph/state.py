@@ -103,6 +103,7 @@ class InputState(TypedDict, total=False):
     overrides: list[str]
     run_dir: str
     runs_dir: str
+    started: float  # when the run began (epoch seconds): its walltime counts from here (tools/budget.py)
 
 
 class AgentState(InputState, total=False):

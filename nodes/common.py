@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 from graph.config import RunConfig
 from sandbox import Sandbox, Workspace, open_sandbox
@@ -39,6 +41,17 @@ def sandbox_for(
 ) -> Sandbox:
     """A started sandbox that sees the run's code and training data (and model folder)."""
     return open_sandbox(**sandbox_recipe(state, timeout=timeout, artifacts=artifacts, name=name))
+
+
+def open_sandboxes(stack: ExitStack, state: dict, names: list[str], artifacts: bool = False) -> list[Sandbox]:
+    """Started sandboxes, one per name, started at once (each start imports scikit-learn, a
+    few seconds); each that started closes with `stack`, even if another failed to start."""
+    with ThreadPoolExecutor(max(1, len(names))) as pool:
+        starting = [pool.submit(sandbox_for, state, artifacts=artifacts, name=name) for name in names]
+        started = [stack.enter_context(f.result()) for f in starting if f.exception() is None]
+    for future in starting:
+        future.result()  # the first failure, if any
+    return started
 
 
 def plan_facts(state: dict) -> dict:

@@ -12,12 +12,16 @@ single best trial's.
 from __future__ import annotations
 
 import pickle
+import queue
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import numpy as np
 
 from graph.state import Deployment
-from nodes.common import log, plan_facts, run_config, run_folder, sandbox_for
+from nodes.common import log, open_sandboxes, plan_facts, run_config, run_folder
+from tools import budget
 from tools.ensemble import OutOfFoldStore, blend, combine, greedy_weights, member_artifact, oof_loss
 from tools.errors import RunFailed
 from tools.metrics import loss_to_score, test_metrics
@@ -32,58 +36,113 @@ from tools.runfolder import (
 from tools.templates import get as get_template
 
 
-def choose_ensemble(state: dict, run: RunFolder) -> dict | None:
+def choose_ensemble(state: dict, run: RunFolder, seconds: float | None = None, sandboxes: int = 1) -> dict | None:
     """The ensemble of the best trials, if its out-of-fold loss beats the single best's:
-    {"members": [{"config", "weight", "loss"}], "cv_loss", "single_cv_loss"}; else None."""
+    {"members": [{"config", "weight", "loss"}], "cv_loss", "single_cv_loss"}; else None.
+    With `seconds`, the time its refits may take on `sandboxes` in parallel: an ensemble
+    whose refits would not fit keeps its heaviest-weighted members that do, reweighted."""
     members = OutOfFoldStore(run.out_of_fold(state.get("recodes", 0))).members()
     if len(members) < 2 or not run.training_target.exists():
         return None
     y, metric = np.load(run.training_target, allow_pickle=False), state["plan"]["metric"]
+    weights = greedy_weights([m.predictions for m in members], y, metric)
+    trimmed = None
+    if seconds is not None:
+        folds = run_config(state).optimizer.cv_folds
+        affordable = affordable_members(members, weights, folds, seconds, sandboxes)
+        if len(affordable) < np.count_nonzero(weights):
+            trimmed = {"from": int(np.count_nonzero(weights)), "to": len(affordable), "seconds": round(seconds, 1)}
+            log.info("deploy: the ensemble keeps %d of %d members to refit in %.0f s", *trimmed.values())
+            members = affordable
+            weights = greedy_weights([m.predictions for m in members], y, metric)
     predictions = [m.predictions for m in members]
-    weights = greedy_weights(predictions, y, metric)
     ensemble_loss, single_loss = oof_loss(metric, y, blend(predictions, weights)), oof_loss(metric, y, predictions[0])
     chosen = [
         {"config": m.config, "weight": float(w), "loss": m.loss} for m, w in zip(members, weights, strict=True) if w > 0
     ]
     if len(chosen) < 2 or ensemble_loss >= single_loss:
         return None
-    return {"members": chosen, "cv_loss": ensemble_loss, "single_cv_loss": single_loss}
+    return {"members": chosen, "cv_loss": ensemble_loss, "single_cv_loss": single_loss, "trimmed": trimmed}
 
 
-def refit_and_predict(state: dict, run: RunFolder, X_test, configs: list[dict]) -> tuple[list[dict], float]:
+def affordable_members(members: list, weights, folds: int, seconds: float, sandboxes: int) -> list:
+    """The chosen members, heaviest weight first, as many as can be refit in `seconds` (the
+    best single trial is always kept first: it is the fallback); best-first order kept."""
+    order = [0] + [i for i in np.argsort(-weights, kind="stable") if weights[i] > 0 and i != 0]
+    kept: list[int] = []
+    for i in order:
+        costs = [budget.refit_seconds(members[j].seconds, folds) or 0.0 for j in [*kept, i]]
+        if kept and budget.makespan(costs, sandboxes) > seconds:
+            break
+        kept.append(i)
+    return [members[i] for i in sorted(kept)]
+
+
+def refit_budget(state: dict, run: RunFolder) -> float | None:
+    """Seconds deploy's refits may take: the run's walltime less what came before and what
+    the rest of deploy needs (None for a run without a walltime split: no bound)."""
+    split = run.read_json(RunFolder.BUDGET)
+    if not split:
+        return None
+    seconds = budget.deploy_seconds(split["walltime"], split["before_search"], state["search"]["walltime"])
+    return max(0.0, seconds - budget.DEPLOY_FIXED)
+
+
+def refit_and_predict(
+    state: dict, run: RunFolder, X_test, configs: list[dict], sandboxes: int = 1
+) -> tuple[list[dict], float]:
     """Each configuration fitted on the whole training split and saved (model.pkl, or
-    model-<n>.pkl for an ensemble's members), with its test predictions; in one sandbox that
-    sees the test features only for these calls."""
+    model-<n>.pkl for an ensemble's members), with its test predictions; in up to `sandboxes`
+    sandboxes at once (as many as the search's workers), which see the test features only
+    for these calls."""
     features = run.sandbox_data / SANDBOX_PREDICT_FEATURES
     with open(features, "wb") as fh:
         pickle.dump({"X": X_test}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    started, results = time.monotonic(), []
+    started, count = time.monotonic(), min(max(1, sandboxes), len(configs))
     try:
-        with sandbox_for(state, artifacts=True, name="deploy") as sandbox:
-            for number, config in enumerate(configs, start=1):
-                outcome = sandbox.call(
-                    "fit_predict",
-                    module=SANDBOX_FINAL_TRAIN,
-                    data=SANDBOX_TRAIN_DATA,
-                    predict=SANDBOX_PREDICT_FEATURES,
-                    config=config,
-                    seed=run_config(state).seed,
-                    artifact=member_artifact(number, len(configs)),
-                    info=plan_facts(state),
-                )
-                if not outcome.ok:
-                    raise RunFailed(
-                        f"refitting {'the incumbent' if len(configs) == 1 else f'member {number}'} "
-                        f"failed: {outcome.describe()}"
-                    )
-                results.append(outcome.result)
+        with ExitStack() as stack, ThreadPoolExecutor(count) as pool:
+            free: queue.Queue = queue.Queue()
+            for sandbox in open_sandboxes(stack, state, [f"deploy-{i}" for i in range(count)], artifacts=True):
+                free.put(sandbox)
+
+            def refit(number: int, config: dict) -> dict:
+                sandbox = free.get()
+                try:
+                    return _refit_one(state, sandbox, number, config, len(configs))
+                finally:
+                    free.put(sandbox)
+
+            results = list(pool.map(refit, range(1, len(configs) + 1), configs))
     finally:
         features.unlink(missing_ok=True)
     return results, time.monotonic() - started
 
 
+def _refit_one(state: dict, sandbox, number: int, config: dict, members: int) -> dict:
+    outcome = sandbox.call(
+        "fit_predict",
+        module=SANDBOX_FINAL_TRAIN,
+        data=SANDBOX_TRAIN_DATA,
+        predict=SANDBOX_PREDICT_FEATURES,
+        config=config,
+        seed=run_config(state).seed,
+        artifact=member_artifact(number, members),
+        info=plan_facts(state),
+    )
+    if not outcome.ok:
+        what = "the incumbent" if members == 1 else f"member {number}"
+        raise RunFailed(f"refitting {what} failed: {outcome.describe()}")
+    return outcome.result
+
+
 def metrics_record(
-    state: dict, run: RunFolder, scores: dict, test_rows: int, refit_seconds: float, ensemble: dict | None
+    state: dict,
+    run: RunFolder,
+    scores: dict,
+    test_rows: int,
+    refit_seconds: float,
+    ensemble: dict | None,
+    deploy_seconds: float,
 ) -> dict:
     """What metrics.json says: the task, the CV and test scores, trials and times."""
     search, plan = state["search"], state["plan"]
@@ -102,6 +161,7 @@ def metrics_record(
         "trials": {"finished": search["n_trials"], **search["status_counts"]},
         "search_seconds": search["walltime"],
         "refit_seconds": round(refit_seconds, 2),
+        "time": time_record(run, search["walltime"], deploy_seconds),
         "started": events[0]["time"] if events else None,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "model": str(run.root / RunFolder.ENSEMBLE if ensemble else run.model / SANDBOX_MODEL),
@@ -114,6 +174,16 @@ def metrics_record(
             "single_cv": loss_to_score(metric, ensemble["single_cv_loss"]),
         }
     return record
+
+
+def time_record(run: RunFolder, search_seconds: float, deploy_seconds: float) -> dict | None:
+    """The run's time against its walltime: before the search, the search, deploy (the time
+    this run worked; time lost to a kill is not in it)."""
+    split = run.read_json(RunFolder.BUDGET)
+    if not split:
+        return None
+    parts = {"before_search": split["before_search"], "search": search_seconds, "deploy": round(deploy_seconds, 2)}
+    return {"walltime": split["walltime"], "seconds": round(sum(parts.values()), 2), **parts}
 
 
 def save_model_description(run: RunFolder, incumbent: dict, ensemble: dict | None) -> None:
@@ -139,12 +209,13 @@ def baselines(state: dict, run: RunFolder, y_test) -> dict | None:
 
 
 def deploy(state: dict) -> dict:
-    run, plan = run_folder(state), state["plan"]
+    started, run, plan = time.monotonic(), run_folder(state), state["plan"]
     with open(run.sealed_test, "rb") as fh:
         sealed = pickle.load(fh)
-    ensemble = choose_ensemble(state, run)
+    sandboxes = run_config(state).optimizer.workers
+    ensemble = choose_ensemble(state, run, refit_budget(state, run), sandboxes)
     members = ensemble["members"] if ensemble else [{"config": state["search"]["incumbent"], "weight": 1.0}]
-    results, refit_seconds = refit_and_predict(state, run, sealed["X"], [m["config"] for m in members])
+    results, refit_seconds = refit_and_predict(state, run, sealed["X"], [m["config"] for m in members], sandboxes)
     classes = run.read_json(RunFolder.MODEL_INPUTS)["classes"]
     if ensemble:
         y_pred, y_proba = combine(results, [m["weight"] for m in members], classes)
@@ -152,7 +223,9 @@ def deploy(state: dict) -> dict:
         y_pred, y_proba = np.asarray(results[0]["y_pred"]), results[0].get("y_proba")
     scores = test_metrics(plan["task"], sealed["y"], y_pred, y_proba, classes=classes)
     save_model_description(run, state["search"]["incumbent"], ensemble)
-    metrics = metrics_record(state, run, scores, int(len(sealed["y"])), refit_seconds, ensemble)
+    metrics = metrics_record(
+        state, run, scores, int(len(sealed["y"])), refit_seconds, ensemble, time.monotonic() - started
+    )
     trivial = baselines(state, run, sealed["y"])
     if trivial:
         metrics["baselines"] = trivial

@@ -8,6 +8,7 @@ The framework owns the split (DESIGN.md, principle 2). The test split goes to
 from __future__ import annotations
 
 import pickle
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -128,4 +129,10 @@ def initialize(state: dict) -> dict:
         data.task,
         data.metric,
     )
-    return {"run_dir": str(run.root), "config": resolved, "profile": facts, "backend": backend}
+    return {
+        "run_dir": str(run.root),
+        "config": resolved,
+        "profile": facts,
+        "backend": backend,
+        "started": state.get("started") or time.time(),  # the CLI gives its process's start
+    }

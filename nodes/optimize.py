@@ -23,8 +23,9 @@ from langgraph.types import Send
 from graph.config import OptimizerConfig
 from graph.state import Decision, SearchSummary
 from nodes.code import coder_tasks
-from nodes.common import log, plan_facts, run_config, run_folder, sandbox_for, sandbox_recipe
+from nodes.common import log, open_sandboxes, plan_facts, run_config, run_folder, sandbox_recipe
 from sandbox.base import CallOutcome
+from tools import budget
 from tools.dask_trials import DaskError, DaskTrials
 from tools.ensemble import OutOfFoldStore, predictions_problem
 from tools.errors import RunFailed
@@ -129,7 +130,7 @@ def keep_out_of_fold(outcome: CallOutcome, trial_config: dict, store: OutOfFoldS
     if problem:
         log.warning("optimize: out-of-fold predictions dropped (%s)", problem)
         return
-    store.add(trial_config, float(outcome.result["loss"]), array)
+    store.add(trial_config, float(outcome.result["loss"]), array, outcome.elapsed)
 
 
 TRIAL_SHARE = 0.5  # of the remaining search time, the most one trial may take ...
@@ -173,6 +174,25 @@ def trial_evaluator(run_trial, book: SearchBook, config, spec, state: dict, stor
         return outcome
 
     return evaluate
+
+
+def within_run_budget(state: dict, run: RunFolder, spec, walltime: float):
+    """The scenario with the search's share of the run's walltime (tools/budget.py): the
+    split is made when the search first starts and kept for resumes and recodes."""
+    saved = run.read_json(RunFolder.BUDGET)
+    before = saved["before_search"] if saved else budget.before_search(state.get("started"))
+    share = budget.split(walltime, before)
+    if share != saved:  # first start, or a walltime raised on --resume
+        run.write_json(RunFolder.BUDGET, share)
+        run.event("optimize", "walltime split", **share)
+        log.info(
+            "optimize: %g s of the run's %g s for the search (%.0f s before it, %.0f s kept for deploy)",
+            share["search"],
+            walltime,
+            share["before_search"],
+            share["deploy"],
+        )
+    return spec.model_copy(update={"walltime": min(spec.walltime, share["search"])})
 
 
 def open_search(state: dict, run: RunFolder, config) -> tuple[SmacSearch, object]:
@@ -246,6 +266,8 @@ def optimize(state: dict) -> dict:
     with ExitStack() as stack, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SMAC's surrogate warns on tiny histories
         run_trial = _trial_runner(stack, state, spec.n_workers)
+        # The budget is split once the sandboxes are up: their start is set-up, not search.
+        search.spec = spec = within_run_budget(state, run, spec, config.optimizer.walltime)
         store = OutOfFoldStore(run.out_of_fold(state.get("recodes", 0)))
         evaluate = trial_evaluator(run_trial, book, config, spec, state, store)
         result = search.run(evaluate, workers=spec.n_workers, on_trial=book.on_trial, should_stop=should_stop)
@@ -284,7 +306,7 @@ def _trial_runner(stack: ExitStack, state: dict, n_workers: int):
 
         return run_on_dask
 
-    sandboxes = [stack.enter_context(sandbox_for(state, name=f"trial-worker-{i}")) for i in range(n_workers)]
+    sandboxes = open_sandboxes(stack, state, [f"trial-worker-{i}" for i in range(n_workers)])
 
     def run_in_sandbox(worker: int, request: dict, timeout: float) -> CallOutcome:
         outcome = sandboxes[worker].call("train", timeout=timeout, **request)

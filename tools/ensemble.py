@@ -106,6 +106,7 @@ class Member:
     config: dict
     loss: float  # the trial's CV loss as the search saw it
     predictions: np.ndarray  # out of fold
+    seconds: float | None = None  # the trial's wall time (what its refit will cost, roughly)
 
 
 class OutOfFoldStore:
@@ -123,12 +124,12 @@ class OutOfFoldStore:
     def entries(self) -> list[dict]:
         return json.loads(self._index.read_text()) if self._index.exists() else []
 
-    def add(self, config: dict, loss: float, predictions: np.ndarray) -> None:
+    def add(self, config: dict, loss: float, predictions: np.ndarray, seconds: float | None = None) -> None:
         key = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
         with self._lock:
             entries = [e for e in self.entries() if e["key"] != key]
             np.save(self.folder / f"{key}.npy", predictions, allow_pickle=False)
-            entries.append({"key": key, "loss": loss, "config": config})
+            entries.append({"key": key, "loss": loss, "config": config, "seconds": seconds})
             entries.sort(key=lambda e: e["loss"])
             for dropped in entries[self.keep :]:
                 (self.folder / f"{dropped['key']}.npy").unlink(missing_ok=True)
@@ -139,7 +140,9 @@ class OutOfFoldStore:
     def members(self) -> list[Member]:
         """The kept trials, best first, with their predictions."""
         return [
-            Member(e["config"], e["loss"], np.load(self.folder / f"{e['key']}.npy", allow_pickle=False))
+            Member(
+                e["config"], e["loss"], np.load(self.folder / f"{e['key']}.npy", allow_pickle=False), e.get("seconds")
+            )
             for e in self.entries()
             if (self.folder / f"{e['key']}.npy").exists()
         ]

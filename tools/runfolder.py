@@ -15,6 +15,7 @@ runs/<name>/
   oof/                 the best trials' out-of-fold predictions (.npy), for the ensemble
   trials.csv           every trial: configuration, status, loss, time
   model/               the refit model and its configuration
+  budget.json          the walltime split: before the search, the search, deploy
   metrics.json         CV and test scores, wall time, trial counts
   report.md            a readable account with plots
   checkpoints.sqlite   LangGraph checkpoints (resume); or run_id, its thread in PostgreSQL
@@ -65,6 +66,7 @@ class RunFolder:
     LLM_CALLS = "llm_calls.jsonl"
     MODEL_CONFIG = "model/config.json"
     MODEL_INPUTS = "model_inputs.json"  # what the model takes and predicts (graph.predict reads it)
+    BUDGET = "budget.json"  # the run's walltime split: before the search, the search, deploy
     ENSEMBLE = "model/ensemble.json"  # the deployed ensemble's members and weights, when there is one
     # Folders (the properties below create them when first asked).
     CODE = "code"

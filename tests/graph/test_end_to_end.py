@@ -22,6 +22,7 @@ from tests.conftest import (
     run_agent,
     run_predict,
 )
+from tools import budget
 
 pytestmark = pytest.mark.slow
 
@@ -255,3 +256,19 @@ def test_a_trial_bounded_run_is_repeatable(runs_dir):
     assert trials("iris") == trials("iris-2")
     first, second = read_json(runs_dir / "iris" / "metrics.json"), read_json(runs_dir / "iris-2" / "metrics.json")
     assert first["test"] == second["test"]
+
+
+def test_the_walltime_bounds_the_whole_run_not_only_the_search(runs_dir):
+    """optimizer.walltime is split: the set-up's measured time, the search, a deploy reserve."""
+    args = ["configs/iris.yaml", "--set", "optimizer.n_trials=500", "--set", "optimizer.walltime=40", *FAST]
+    result = run_agent(*args, runs_dir=runs_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = runs_dir / "iris"
+    split = read_json(run / "budget.json")
+    assert split["before_search"] > 0 and split["deploy"] == budget.DEPLOY_MIN
+    assert split["before_search"] + split["search"] + split["deploy"] == pytest.approx(40)
+    search, spent = read_json(run / "search.json"), read_json(run / "metrics.json")["time"]
+    assert search["stopped_by"] == "walltime" and search["n_trials"] < 500
+    assert search["walltime"] <= split["search"] + 1  # the last trials are stopped at its end
+    assert spent["walltime"] == 40 and spent["search"] == search["walltime"] and spent["deploy"] > 0
+    assert f"s of the 40 s walltime ({split['before_search']:.0f} s before the search" in result.stdout

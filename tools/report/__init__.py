@@ -81,7 +81,13 @@ def ensemble_section(metric: str, ensemble: dict | None) -> list[str]:
         "## Ensemble",
         f"Deployed: a weighted ensemble of {len(ensemble['members'])} trials, chosen by greedy selection "
         f"on their out-of-fold predictions: {metric} **{ensemble['cv']:.4f}** against "
-        f"{ensemble['single_cv']:.4f} for the single best trial on the same predictions.",
+        f"{ensemble['single_cv']:.4f} for the single best trial on the same predictions."
+        + (
+            f" To refit within the walltime ({ensemble['trimmed']['seconds']:g} s left for refits), it keeps "
+            f"{ensemble['trimmed']['to']} of the {ensemble['trimmed']['from']} members the selection first chose."
+            if ensemble.get("trimmed")
+            else ""
+        ),
         "",
         "| member | weight | model | CV loss in the search |",
         "|---|---|---|---|",
