@@ -174,6 +174,8 @@ def run_agent(args, meta: dict, data: Path, budget: float, work: Path) -> dict:
         "trials": trials.get("finished"),
         "trials_success": trials.get("success"),
         "search_seconds": metrics.get("search_seconds"),
+        "time": metrics.get("time"),  # the agent's own split: before the search, search, deploy
+        "ensemble": len((metrics.get("ensemble") or {}).get("members", [])) or None,
         "model": (metrics.get("incumbent") or {}).get("model"),
         "run": str(found[0].parent),
         "log": str(log),
@@ -328,6 +330,23 @@ def _seconds(r: dict | None) -> str:
     return f"{r['wall_seconds']:.0f}" if r else " "
 
 
+def agent_time_table(rows: dict[str, dict], budget: float) -> None:
+    """Where the agent's wall time went (its own split, metrics.json `time`) beside the
+    process wall time the harness measured (which adds interpreter exit and the report)."""
+    timed = {n: r["agent"] for n, r in rows.items() if r["agent"] and r["agent"].get("time")}
+    if not timed:
+        return
+    print(f"\nThe agent's time at {budget:g} s (seconds):\n")
+    print("| data set | process wall | run's own count | before the search | search | deploy | ensemble members |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, r in timed.items():
+        t = r["time"]
+        print(
+            f"| {name} | {r['wall_seconds']:.0f} | {t['seconds']:.0f} | {t['before_search']:.0f} | "
+            f"{t['search']:.0f} | {t['deploy']:.0f} | {r.get('ensemble') or 1} |"
+        )
+
+
 def report(records: dict[tuple, dict], selected: list[str], budgets: list[float]) -> None:
     for budget in budgets:
         rows = {name: {m: records.get((name, float(budget), m)) for m in METHODS} for name in selected}
@@ -355,6 +374,7 @@ def report(records: dict[tuple, dict], selected: list[str], budgets: list[float]
                 + " | ".join(_seconds(row[m]) for m in METHODS)
                 + " |"
             )
+        agent_time_table(rows, budget)
         # peers.py reports ROC AUC only for two classes (the agent reports it for more)
         binary = {
             n: r for n, r in rows.items() if any(r[m] and "roc_auc" in r[m].get("metrics", {}) for m in METHODS[1:])
