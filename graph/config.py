@@ -50,7 +50,8 @@ class DatasetConfig(Section):
 
 class OptimizerConfig(Section):
     facade: Literal[("auto", *FACADES)] = "auto"
-    n_trials: int = Field(50, ge=1, description="SMAC trials (configurations evaluated)")
+    # High enough that the walltime is what ends a search, as users of AutoML tools expect.
+    n_trials: int = Field(200, ge=1, description="SMAC trials (configurations evaluated), at most")
     walltime: float = Field(
         600.0, gt=0, description="wall-clock budget of the whole run, start to deployed model, seconds"
     )

@@ -82,6 +82,9 @@ class _StartStrong:
         return given + [c for c in configs if c not in given]
 
 
+SPACE_FILLING = 12  # SMAC's own initial configurations at most (a quarter of 50 trials)
+
+
 def start_strong(design):
     """The initial design with the default and the portfolio first (see _StartStrong)."""
     design.__class__ = type(f"StartStrong{type(design).__name__}", (_StartStrong, type(design)), {})
@@ -186,14 +189,15 @@ class SmacSearch:
     def _design_size(self) -> dict:
         """The initial design's arguments: SMAC refuses a design (its own configurations, the
         default and the portfolio) larger than the trials, so the portfolio is cut to what
-        fits beside the default and at least one space-filling configuration (SMAC caps its
-        own at a quarter of the trials); with a single trial, only the default runs."""
+        fits beside the default and at least one space-filling configuration (SMAC's own are a
+        quarter of the trials, at most SPACE_FILLING: a large trial bound, set so that the
+        walltime binds, must not turn the search into random draws); with a single trial,
+        only the default runs."""
         n_trials = self.spec.n_trials
         if n_trials == 1:
             return {"n_configs": 0, "additional_configs": []}
-        own = max(1, int(0.25 * n_trials))
-        sized = {"n_configs": self.spec.initial_design_size} if self.spec.initial_design_size else {}
-        return {**sized, "additional_configs": self._start_configs()[: max(0, n_trials - 1 - own)]}
+        own = self.spec.initial_design_size or max(1, min(SPACE_FILLING, int(0.25 * n_trials)))
+        return {"n_configs": own, "additional_configs": self._start_configs()[: max(0, n_trials - 1 - own)]}
 
     def _start_configs(self) -> list[Configuration]:
         """The start configurations this space can hold, each completed with the space's

@@ -15,7 +15,7 @@ def test_defaults_fill_in_and_name_comes_from_the_file(tmp_path):
     path.write_text("dataset:\n  name: iris\n")
     config = load_config(path)
     assert config.name == "my-iris"
-    assert config.optimizer.n_trials == 50 and config.sandbox.backend == "auto"
+    assert config.optimizer.n_trials == 200 and config.sandbox.backend == "auto"
     assert config.llm.provider == "builtin"
 
 
