@@ -22,7 +22,7 @@ import numpy as np
 from graph.state import Deployment
 from nodes.common import log, open_sandboxes, plan_facts, run_config, run_folder
 from tools import budget
-from tools.ensemble import OutOfFoldStore, blend, combine, greedy_weights, member_artifact, oof_loss
+from tools.ensemble import OutOfFoldStore, blend, combine, cross_fitted, greedy_weights, member_artifact, oof_loss
 from tools.errors import RunFailed
 from tools.metrics import loss_to_score, test_metrics
 from tools.report import write_report
@@ -62,7 +62,14 @@ def choose_ensemble(state: dict, run: RunFolder, seconds: float | None = None, s
     ]
     if len(chosen) < 2 or ensemble_loss >= single_loss:
         return None
-    return {"members": chosen, "cv_loss": ensemble_loss, "single_cv_loss": single_loss, "trimmed": trimmed}
+    held_out = dict(zip(("cv_loss", "single_cv_loss"), cross_fitted(predictions, y, metric), strict=True))
+    return {
+        "members": chosen,
+        "cv_loss": ensemble_loss,
+        "single_cv_loss": single_loss,
+        "cross_fitted": held_out,
+        "trimmed": trimmed,
+    }
 
 
 def affordable_members(members: list, weights, folds: int, seconds: float, sandboxes: int) -> list:
@@ -172,6 +179,10 @@ def metrics_record(
             **ensemble,
             "cv": loss_to_score(metric, ensemble["cv_loss"]),
             "single_cv": loss_to_score(metric, ensemble["single_cv_loss"]),
+            "cross_fitted": {
+                "cv": loss_to_score(metric, ensemble["cross_fitted"]["cv_loss"]),
+                "single_cv": loss_to_score(metric, ensemble["cross_fitted"]["single_cv_loss"]),
+            },
         }
     return record
 

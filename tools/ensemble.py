@@ -78,6 +78,23 @@ def greedy_weights(predictions: list[np.ndarray], y: np.ndarray, metric: str, ro
     return counts / counts.sum()
 
 
+def cross_fitted(predictions: list[np.ndarray], y: np.ndarray, metric: str, seed: int = 0) -> tuple[float, float]:
+    """(ensemble loss, single-best loss), each chosen on one half of the rows and scored on
+    the other, then the halves swapped: what the selection is worth on rows it did not see.
+    The ensemble's CV on the rows it was chosen on is optimistic (greedy selection fits the
+    noise of those predictions), and so, less, is the best of many trials' CV."""
+    halves = np.array_split(np.random.default_rng(seed).permutation(len(y)), 2)
+    ensemble = np.zeros_like(predictions[0], dtype=float)
+    single = np.zeros_like(predictions[0], dtype=float)
+    for chosen_on, scored_on in (halves, halves[::-1]):
+        part = [p[chosen_on] for p in predictions]
+        weights = greedy_weights(part, y[chosen_on], metric)
+        ensemble[scored_on] = blend([p[scored_on] for p in predictions], weights)
+        best = min(range(len(part)), key=lambda i: oof_loss(metric, y[chosen_on], part[i]))
+        single[scored_on] = predictions[best][scored_on]
+    return oof_loss(metric, y, ensemble), oof_loss(metric, y, single)
+
+
 def blend(predictions: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
     return sum(w * p for w, p in zip(weights, predictions, strict=True))
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tools.ensemble import OutOfFoldStore, blend, combine, greedy_weights, oof_loss, predictions_problem
+from tools.ensemble import (
+    OutOfFoldStore,
+    blend,
+    combine,
+    cross_fitted,
+    greedy_weights,
+    oof_loss,
+    predictions_problem,
+)
 
 
 def noisy_votes(y: np.ndarray, n_classes: int, accuracy: float, seed: int) -> np.ndarray:
@@ -83,3 +91,21 @@ def test_the_store_keeps_the_best_trials_as_plain_arrays(tmp_path):
 def test_predictions_from_the_sandbox_are_checked(predictions, problem):
     array, found = predictions_problem(predictions, n_rows=3, n_classes=2)
     assert (found is None) if problem is None else (problem in found and array is None)
+
+
+def test_cross_fitting_shows_what_selection_on_noise_is_worth():
+    """Members that know nothing: greedy selection still finds a blend that looks better than
+    chance on the rows it was chosen on; chosen on one half and scored on the other, it does not."""
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 400)
+    members = [np.column_stack([p, 1 - p]) for p in rng.random((25, 400))]
+    weights = greedy_weights(members, y, "accuracy")
+    in_sample = oof_loss("accuracy", y, blend(members, weights))
+    ensemble, single = cross_fitted(members, y, "accuracy")
+    assert in_sample < 0.42  # looks like 58% accuracy or better
+    assert ensemble > 0.45 and single > 0.45  # about chance on rows the choice did not see
+    # With members that do know something, the cross-fitted ensemble keeps its advantage.
+    y3 = rng.integers(0, 3, 600)
+    good = [noisy_votes(y3, 3, accuracy, seed) for seed, accuracy in enumerate([0.8, 0.78, 0.75, 0.6])]
+    ensemble, single = cross_fitted(good, y3, "accuracy")
+    assert ensemble < single - 0.02

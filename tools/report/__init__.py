@@ -87,6 +87,13 @@ def ensemble_section(metric: str, ensemble: dict | None) -> list[str]:
             f"{ensemble['trimmed']['to']} of the {ensemble['trimmed']['from']} members the selection first chose."
             if ensemble.get("trimmed")
             else ""
+        )
+        + (
+            f" Both figures are optimistic, chosen on the predictions they score: chosen on half of the "
+            f"rows and scored on the other half, the ensemble has {ensemble['cross_fitted']['cv']:.4f} "
+            f"and the single best trial {ensemble['cross_fitted']['single_cv']:.4f}."
+            if ensemble.get("cross_fitted")
+            else ""
         ),
         "",
         "| member | weight | model | CV loss in the search |",
