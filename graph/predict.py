@@ -34,6 +34,7 @@ from tools.runfolder import (
     SANDBOX_FINAL_TRAIN,
     SANDBOX_MODEL,
     SANDBOX_PREDICT_FEATURES,
+    TRAIN_MODULES,
     RunFolder,
 )
 
@@ -116,19 +117,34 @@ def model_inputs(run_dir: Path) -> ModelInputs:
 
 
 def deployed_members(run_dir: Path) -> list[dict]:
-    """The deployed model's artifacts and weights: one model, or an ensemble's members."""
+    """The deployed model's artifacts, weights and training functions: one model, or an
+    ensemble's members. The run folder may come from anywhere: each module must be one of the
+    run's own training functions, each artifact a model file of its model folder."""
     path = run_dir / RunFolder.ENSEMBLE
-    if not path.exists():
-        return [{"artifact": SANDBOX_MODEL, "weight": 1.0}]
     try:
-        members = [
-            {"artifact": str(m["artifact"]), "weight": float(m["weight"])}
-            for m in json.loads(path.read_text())["members"]
-        ]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{path}: not an ensemble description ({type(exc).__name__})") from None
+        if not path.exists():
+            path = run_dir / RunFolder.MODEL_CONFIG  # runs before the built-in portfolio alongside had none
+            module = (
+                json.loads(path.read_text()).get("module", SANDBOX_FINAL_TRAIN)
+                if path.exists()
+                else SANDBOX_FINAL_TRAIN
+            )
+            members = [{"artifact": SANDBOX_MODEL, "weight": 1.0, "module": str(module)}]
+        else:
+            members = [
+                {
+                    "artifact": str(m["artifact"]),
+                    "weight": float(m["weight"]),
+                    "module": str(m.get("module", SANDBOX_FINAL_TRAIN)),
+                }
+                for m in json.loads(path.read_text())["members"]
+            ]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{path}: not a model description ({type(exc).__name__})") from None
     if not members or not all(MEMBER_ARTIFACT.fullmatch(m["artifact"]) for m in members):
         raise ConfigError(f"{path}: its members must be model-<n>.pkl files of the run's model folder")
+    if not all(m["module"] in TRAIN_MODULES and (run_dir / RunFolder.CODE / m["module"]).is_file() for m in members):
+        raise ConfigError(f"{path}: a model must name one of the run's training functions ({', '.join(TRAIN_MODULES)})")
     return members
 
 
@@ -152,7 +168,7 @@ def predict(run_dir: Path, rows, backend: str, classes: list | None) -> dict:
             results = []
             for member in members:
                 outcome = sandbox.call(
-                    "predict", module=SANDBOX_FINAL_TRAIN, artifact=member["artifact"], predict=FEATURES
+                    "predict", module=member["module"], artifact=member["artifact"], predict=FEATURES
                 )
                 if not outcome.ok:
                     raise RuntimeError(f"the model failed to predict: {outcome.describe()}")

@@ -309,14 +309,17 @@ def run_graph(graph, thread_id: str, run_dir: Path, config: RunConfig, config_pa
     """Start, resume or just summarise the run in `run_dir`; returns the exit code."""
     thread = {"configurable": {"thread_id": thread_id}, "recursion_limit": 100}
     existing = graph.get_state(thread)
-    if existing.values:
+    # Begun means initialize's input reached the state. A kill before that checkpoint leaves
+    # only the input's own (its values are the reducers' empty defaults): start afresh.
+    begun = "config" in existing.values
+    if begun:
         existing = apply_resume_changes(graph, thread, existing, config)
     # Finished means deployed or stopped, read from the state: a kill right after a node's
     # writes were saved can leave `next` empty before the next step's checkpoint exists.
     if existing.values.get("deployment") or existing.values.get("failure"):
         print(summary(existing.values))
         return EXIT_FAILED if existing.values.get("failure") else EXIT_DONE
-    if existing.values:
+    if begun:
         where = ", ".join(existing.next) or "the step after the last finished node"
         print(f"resuming {run_dir} at {where}", file=sys.stderr)
         inputs = None

@@ -87,6 +87,10 @@ class SearchSummary(TypedDict, total=False):
     stopped_by: str
     failed_share: float
     workers: list[str]
+    # When the built-in portfolio trained beside an LLM's search beat its incumbent
+    # (nodes/alongside.py): the training function that fits the incumbent, and the search's own loss.
+    incumbent_module: str
+    search_incumbent_loss: float | None
 
 
 class Deployment(TypedDict):

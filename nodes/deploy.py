@@ -58,7 +58,9 @@ def choose_ensemble(state: dict, run: RunFolder, seconds: float | None = None, s
     predictions = [m.predictions for m in members]
     ensemble_loss, single_loss = oof_loss(metric, y, blend(predictions, weights)), oof_loss(metric, y, predictions[0])
     chosen = [
-        {"config": m.config, "weight": float(w), "loss": m.loss} for m, w in zip(members, weights, strict=True) if w > 0
+        {"config": m.config, "weight": float(w), "loss": m.loss, "module": m.module}
+        for m, w in zip(members, weights, strict=True)
+        if w > 0
     ]
     if len(chosen) < 2 or ensemble_loss >= single_loss:
         return None
@@ -96,42 +98,42 @@ def refit_budget(state: dict, run: RunFolder) -> float | None:
 
 
 def refit_and_predict(
-    state: dict, run: RunFolder, X_test, configs: list[dict], sandboxes: int = 1
+    state: dict, run: RunFolder, X_test, members: list[dict], sandboxes: int = 1
 ) -> tuple[list[dict], float]:
-    """Each configuration fitted on the whole training split and saved (model.pkl, or
-    model-<n>.pkl for an ensemble's members), with its test predictions; in up to `sandboxes`
-    sandboxes at once (as many as the search's workers), which see the test features only
-    for these calls."""
+    """Each member's configuration fitted by its training function (`module`, the run's own
+    unless given) on the whole training split and saved (model.pkl, or model-<n>.pkl for an
+    ensemble's members), with its test predictions; in up to `sandboxes` sandboxes at once
+    (as many as the search's workers), which see the test features only for these calls."""
     features = run.sandbox_data / SANDBOX_PREDICT_FEATURES
     with open(features, "wb") as fh:
         pickle.dump({"X": X_test}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    started, count = time.monotonic(), min(max(1, sandboxes), len(configs))
+    started, count = time.monotonic(), min(max(1, sandboxes), len(members))
     try:
         with ExitStack() as stack, ThreadPoolExecutor(count) as pool:
             free: queue.Queue = queue.Queue()
             for sandbox in open_sandboxes(stack, state, [f"deploy-{i}" for i in range(count)], artifacts=True):
                 free.put(sandbox)
 
-            def refit(number: int, config: dict) -> dict:
+            def refit(number: int, member: dict) -> dict:
                 sandbox = free.get()
                 try:
-                    return _refit_one(state, sandbox, number, config, len(configs))
+                    return _refit_one(state, sandbox, number, member, len(members))
                 finally:
                     free.put(sandbox)
 
-            results = list(pool.map(refit, range(1, len(configs) + 1), configs))
+            results = list(pool.map(refit, range(1, len(members) + 1), members))
     finally:
         features.unlink(missing_ok=True)
     return results, time.monotonic() - started
 
 
-def _refit_one(state: dict, sandbox, number: int, config: dict, members: int) -> dict:
+def _refit_one(state: dict, sandbox, number: int, member: dict, members: int) -> dict:
     outcome = sandbox.call(
         "fit_predict",
-        module=SANDBOX_FINAL_TRAIN,
+        module=member.get("module", SANDBOX_FINAL_TRAIN),
         data=SANDBOX_TRAIN_DATA,
         predict=SANDBOX_PREDICT_FEATURES,
-        config=config,
+        config=member["config"],
         seed=run_config(state).seed,
         artifact=member_artifact(number, members),
         info=plan_facts(state),
@@ -197,9 +199,12 @@ def time_record(run: RunFolder, search_seconds: float, deploy_seconds: float) ->
     return {"walltime": split["walltime"], "seconds": round(sum(parts.values()), 2), **parts}
 
 
-def save_model_description(run: RunFolder, incumbent: dict, ensemble: dict | None) -> None:
-    """model/config.json (the best single configuration) and, for an ensemble, its members."""
-    run.write_json(RunFolder.MODEL_CONFIG, {"config": incumbent, "code": "code/final/train.py"})
+def save_model_description(run: RunFolder, incumbent: dict, module: str, ensemble: dict | None) -> None:
+    """model/config.json (the best single configuration, and the training function that fits
+    it) and, for an ensemble, its members."""
+    run.write_json(
+        RunFolder.MODEL_CONFIG, {"config": incumbent, "code": f"{RunFolder.CODE}/{module}", "module": module}
+    )
     if ensemble:
         members = ensemble["members"]
         described = [{**m, "artifact": member_artifact(i, len(members))} for i, m in enumerate(members, start=1)]
@@ -225,15 +230,16 @@ def deploy(state: dict) -> dict:
         sealed = pickle.load(fh)
     sandboxes = run_config(state).optimizer.workers
     ensemble = choose_ensemble(state, run, refit_budget(state, run), sandboxes)
-    members = ensemble["members"] if ensemble else [{"config": state["search"]["incumbent"], "weight": 1.0}]
-    results, refit_seconds = refit_and_predict(state, run, sealed["X"], [m["config"] for m in members], sandboxes)
+    module = state["search"].get("incumbent_module", SANDBOX_FINAL_TRAIN)
+    members = ensemble["members"] if ensemble else [{"config": state["search"]["incumbent"], "module": module}]
+    results, refit_seconds = refit_and_predict(state, run, sealed["X"], members, sandboxes)
     classes = run.read_json(RunFolder.MODEL_INPUTS)["classes"]
     if ensemble:
         y_pred, y_proba = combine(results, [m["weight"] for m in members], classes)
     else:  # the model's own labels (an SVM's may differ from its calibrated probabilities' argmax)
         y_pred, y_proba = np.asarray(results[0]["y_pred"]), results[0].get("y_proba")
     scores = test_metrics(plan["task"], sealed["y"], y_pred, y_proba, classes=classes)
-    save_model_description(run, state["search"]["incumbent"], ensemble)
+    save_model_description(run, state["search"]["incumbent"], module, ensemble)
     metrics = metrics_record(
         state, run, scores, int(len(sealed["y"])), refit_seconds, ensemble, time.monotonic() - started
     )

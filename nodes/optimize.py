@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 import warnings
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from langgraph.types import Send
 
 from graph.config import OptimizerConfig
 from graph.state import Decision, SearchSummary
+from nodes import alongside
 from nodes.code import coder_tasks
 from nodes.common import log, open_sandboxes, plan_facts, run_config, run_folder, sandbox_recipe
 from sandbox.base import CallOutcome
@@ -120,7 +122,9 @@ def decide(summary: SearchSummary, max_crash_share: float) -> Decision:
     return {"step": "deploy"}
 
 
-def keep_out_of_fold(outcome: CallOutcome, trial_config: dict, store: OutOfFoldStore, profile: dict) -> None:
+def keep_out_of_fold(
+    outcome: CallOutcome, trial_config: dict, store: OutOfFoldStore, profile: dict, module: str = SANDBOX_FINAL_TRAIN
+) -> None:
     """Move a trial's out-of-fold predictions from its result to the store (the search and
     its logs carry only the loss); ones of the wrong shape or not numbers are dropped."""
     predictions = (outcome.result or {}).pop("oof", None) if outcome.ok else None
@@ -130,7 +134,7 @@ def keep_out_of_fold(outcome: CallOutcome, trial_config: dict, store: OutOfFoldS
     if problem:
         log.warning("optimize: out-of-fold predictions dropped (%s)", problem)
         return
-    store.add(trial_config, float(outcome.result["loss"]), array, outcome.elapsed)
+    store.add(trial_config, float(outcome.result["loss"]), array, outcome.elapsed, module)
 
 
 TRIAL_SHARE = 0.5  # of the remaining search time, the most one trial may take ...
@@ -269,12 +273,13 @@ def optimize(state: dict) -> dict:
         # The budget is split once the sandboxes are up: their start is set-up, not search.
         search.spec = spec = within_run_budget(state, run, spec, config.optimizer.walltime)
         store = OutOfFoldStore(run.out_of_fold(state.get("recodes", 0)))
+        portfolio, spec = portfolio_alongside(state, run, search, run_trial, store)
         evaluate = trial_evaluator(run_trial, book, config, spec, state, store)
         result = search.run(evaluate, workers=spec.n_workers, on_trial=book.on_trial, should_stop=should_stop)
 
     rows = search.trials()
-    write_trials_table(run.path(RunFolder.TRIALS_TABLE), rows)
-    summary = _search_summary(result, rows)
+    write_trials_table(run.path(RunFolder.TRIALS_TABLE), rows + alongside.as_rows(portfolio))
+    summary = alongside.better_incumbent(_search_summary(result, rows), portfolio)
     run.write_json(RunFolder.SEARCH, summary)
     run.event("optimize", "search finished", **summary)
     decision = decide(summary, config.optimizer.max_crash_share)
@@ -287,6 +292,25 @@ def optimize(state: dict) -> dict:
     elif decision.get("reason"):
         log.warning("optimize: %s", decision["reason"])
     return update
+
+
+ALONGSIDE_SHARE = 0.4  # of the search's time, the most the built-in portfolio may take beside an LLM's
+
+
+def portfolio_alongside(state: dict, run: RunFolder, search: SmacSearch, run_trial, store: OutOfFoldStore):
+    """Beside an LLM's components, the built-in portfolio's trials (nodes/alongside.py) first;
+    returns them and the scenario, its walltime less the time they took."""
+    spec = search.spec
+    if not alongside.wanted(state):
+        return [], spec
+    started = time.monotonic()
+
+    def keep(outcome: CallOutcome, config: dict, module: str) -> None:
+        keep_out_of_fold(outcome, config, store, state["profile"], module)
+
+    trials = alongside.run_portfolio(state, run, run_trial, spec.n_workers, keep, ALONGSIDE_SHARE * spec.walltime)
+    search.spec = spec.model_copy(update={"walltime": max(1.0, spec.walltime - (time.monotonic() - started))})
+    return trials, search.spec
 
 
 def _trial_runner(stack: ExitStack, state: dict, n_workers: int):

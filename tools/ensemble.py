@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from sklearn import metrics as skm
 
-from tools.runfolder import SANDBOX_MODEL
+from tools.runfolder import SANDBOX_FINAL_TRAIN, SANDBOX_MODEL
 from tools.vocabulary import higher_is_better
 
 MEMBER_ARTIFACT = re.compile(r"model(-[0-9]+)?\.pkl")
@@ -124,6 +124,7 @@ class Member:
     loss: float  # the trial's CV loss as the search saw it
     predictions: np.ndarray  # out of fold
     seconds: float | None = None  # the trial's wall time (what its refit will cost, roughly)
+    module: str = SANDBOX_FINAL_TRAIN  # the training function that fits it (nodes/alongside.py)
 
 
 class OutOfFoldStore:
@@ -141,12 +142,24 @@ class OutOfFoldStore:
     def entries(self) -> list[dict]:
         return json.loads(self._index.read_text()) if self._index.exists() else []
 
-    def add(self, config: dict, loss: float, predictions: np.ndarray, seconds: float | None = None) -> None:
-        key = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+    def add(
+        self,
+        config: dict,
+        loss: float,
+        predictions: np.ndarray,
+        seconds: float | None = None,
+        module: str = SANDBOX_FINAL_TRAIN,
+    ) -> None:
+        named = (
+            json.dumps([module, config], sort_keys=True)
+            if module != SANDBOX_FINAL_TRAIN
+            else json.dumps(config, sort_keys=True)
+        )
+        key = hashlib.sha1(named.encode()).hexdigest()[:16]
         with self._lock:
             entries = [e for e in self.entries() if e["key"] != key]
             np.save(self.folder / f"{key}.npy", predictions, allow_pickle=False)
-            entries.append({"key": key, "loss": loss, "config": config, "seconds": seconds})
+            entries.append({"key": key, "loss": loss, "config": config, "seconds": seconds, "module": module})
             entries.sort(key=lambda e: e["loss"])
             for dropped in entries[self.keep :]:
                 (self.folder / f"{dropped['key']}.npy").unlink(missing_ok=True)
@@ -158,7 +171,11 @@ class OutOfFoldStore:
         """The kept trials, best first, with their predictions."""
         return [
             Member(
-                e["config"], e["loss"], np.load(self.folder / f"{e['key']}.npy", allow_pickle=False), e.get("seconds")
+                e["config"],
+                e["loss"],
+                np.load(self.folder / f"{e['key']}.npy", allow_pickle=False),
+                e.get("seconds"),
+                e.get("module", SANDBOX_FINAL_TRAIN),
             )
             for e in self.entries()
             if (self.folder / f"{e['key']}.npy").exists()

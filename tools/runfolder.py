@@ -14,6 +14,7 @@ runs/<name>/
   smac/                SMAC's own output (run history, resumable)
   oof/                 the best trials' out-of-fold predictions (.npy), for the ensemble
   trials.csv           every trial: configuration, status, loss, time
+  builtin_trials.json  beside an LLM's training function: the built-in portfolio's trials
   model/               the refit model and its configuration
   budget.json          the walltime split: before the search, the search, deploy
   metrics.json         CV and test scores, wall time, trial counts
@@ -41,6 +42,10 @@ SANDBOX_VERIFY_DATA = "verify.pkl"  # a small sample of it, for verification
 SANDBOX_VERIFY_FEATURES = "verify_features.pkl"  # the sample's features alone
 SANDBOX_PREDICT_FEATURES = "predict.pkl"  # rows to predict (deploy: the sealed features, then removed)
 SANDBOX_FINAL_TRAIN = "final/train.py"  # the verified training function
+# The template's own space and training function, run beside an LLM's (nodes/alongside.py).
+SANDBOX_BUILTIN_SPACE = "final/builtin/configspace.py"
+SANDBOX_BUILTIN_TRAIN = "final/builtin/train.py"
+TRAIN_MODULES = (SANDBOX_FINAL_TRAIN, SANDBOX_BUILTIN_TRAIN)  # what a deployed model may be fitted by
 SANDBOX_MODEL = "model.pkl"  # the refit model, inside the artifacts folder (an ensemble's: model-<n>.pkl)
 
 
@@ -66,6 +71,7 @@ class RunFolder:
     LLM_CALLS = "llm_calls.jsonl"
     MODEL_CONFIG = "model/config.json"
     MODEL_INPUTS = "model_inputs.json"  # what the model takes and predicts (graph.predict reads it)
+    BUILTIN_TRIALS = "builtin_trials.json"  # the built-in portfolio's trials beside an LLM's search
     BUDGET = "budget.json"  # the run's walltime split: before the search, the search, deploy
     ENSEMBLE = "model/ensemble.json"  # the deployed ensemble's members and weights, when there is one
     # Folders (the properties below create them when first asked).

@@ -82,6 +82,27 @@ class _StartStrong:
         return given + [c for c in configs if c not in given]
 
 
+def start_configurations(space: ConfigurationSpace, start: list[dict]) -> list[Configuration]:
+    """The space's default, then the start configurations it can hold, each completed with
+    the space's defaults for what it leaves out (a portfolio names only what differs). One
+    that names a hyperparameter the space lacks (an LLM's space may name them otherwise) or
+    breaks a range or a forbidden clause is skipped."""
+    defaults = {hp.name: hp.default_value for hp in space.values()}
+    configs = [space.get_default_configuration()]
+    for values in start:
+        if not set(values) <= set(defaults):
+            continue
+        try:
+            config = deactivate_inactive_hyperparameters({**defaults, **values}, space)
+            space.check_configuration(config)
+        except (ValueError, KeyError, TypeError):
+            continue
+        if config not in configs:
+            config.origin = "start portfolio"
+            configs.append(config)
+    return configs
+
+
 SPACE_FILLING = 12  # SMAC's own initial configurations at most (a quarter of 50 trials)
 
 
@@ -200,24 +221,7 @@ class SmacSearch:
         return {"n_configs": own, "additional_configs": self._start_configs()[: max(0, n_trials - 1 - own)]}
 
     def _start_configs(self) -> list[Configuration]:
-        """The start configurations this space can hold, each completed with the space's
-        defaults for what it leaves out (a portfolio names only what differs). One that names
-        a hyperparameter the space lacks (an LLM's space may name them otherwise) or breaks a
-        range or a forbidden clause is skipped."""
-        defaults = {hp.name: hp.default_value for hp in self.space.values()}
-        configs = [self.space.get_default_configuration()]  # runs first anyway: not again
-        for values in self.start:
-            if not set(values) <= set(defaults):
-                continue
-            try:
-                config = deactivate_inactive_hyperparameters({**defaults, **values}, self.space)
-                self.space.check_configuration(config)
-            except (ValueError, KeyError, TypeError):
-                continue
-            if config not in configs:
-                config.origin = "start portfolio"
-                configs.append(config)
-        return configs[1:]
+        return start_configurations(self.space, self.start)[1:]  # the default runs first anyway
 
     def _facade_continuing(self):
         """The facade, continuing a stored run; returns (facade, folder of a replaced run).

@@ -272,3 +272,42 @@ def test_the_walltime_bounds_the_whole_run_not_only_the_search(runs_dir):
     assert search["walltime"] <= split["search"] + 1  # the last trials are stopped at its end
     assert spent["walltime"] == 40 and spent["search"] == search["walltime"] and spent["deploy"] > 0
     assert f"s of the 40 s walltime ({split['before_search']:.0f} s before the search" in result.stdout
+
+
+class _Killed(BaseException):
+    """Stands for kill -9: nothing after it is saved."""
+
+
+def test_a_kill_before_the_first_step_is_saved_starts_the_run_afresh(runs_dir):
+    """With asynchronous checkpoints a kill can leave only the input's checkpoint (its values are
+    the reducers' empty defaults, no config). bench/kill_resume.py met it once in 35 rounds: every
+    --resume then failed with KeyError 'config'. Simulated here by a checkpointer that saves
+    nothing after the input's checkpoint."""
+    import sqlite3
+    from contextlib import closing
+
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    from graph.builder import build_graph
+    from graph.config import load_config
+    from graph.run import run_graph
+
+    class KilledAfterTheInput(SqliteSaver):
+        def put(self, config, checkpoint, metadata, new_versions):
+            if metadata.get("step", -1) >= 0:
+                raise _Killed
+            return super().put(config, checkpoint, metadata, new_versions)
+
+        def put_writes(self, config, writes, task_id, task_path=""):
+            pass
+
+    config = load_config("configs/iris.yaml", ["optimizer.n_trials=3", "optimizer.workers=1", *FAST[1::2]])
+    run_dir = runs_dir / "iris"
+    run_dir.mkdir(parents=True)
+    with closing(sqlite3.connect(run_dir / "checkpoints.sqlite", check_same_thread=False)) as connection:
+        with pytest.raises(_Killed):
+            run_graph(build_graph(KilledAfterTheInput(connection)), "iris", run_dir, config, "configs/iris.yaml")
+        stranded = build_graph(SqliteSaver(connection)).get_state({"configurable": {"thread_id": "iris"}})
+        assert stranded.values and "config" not in stranded.values  # the state the kill left
+        assert run_graph(build_graph(SqliteSaver(connection)), "iris", run_dir, config, "configs/iris.yaml") == 0
+    assert read_json(run_dir / "metrics.json")["trials"]["finished"] == 3

@@ -144,4 +144,7 @@ def test_garbage_results_and_an_inflated_scenario_crash_only_their_trials(tmp_pa
     crashed = [r for r in rows if r["status"] == "crashed"]
     assert crashed and len(crashed) < len(rows), [r["status"] for r in rows]  # the default succeeded
     assert all("unusable" in r["error"] for r in crashed), [r["error"] for r in crashed]
-    assert read_json(run / "metrics.json")["incumbent"]["model"] == "linear"
+    # The search's one usable trial is the linear default; the built-in portfolio trained beside
+    # it (nodes/alongside.py) may beat it, and is then what was deployed.
+    incumbent = read_json(run / "metrics.json")["incumbent"]
+    assert incumbent["model"] == "linear" or search.get("incumbent_module") == "final/builtin/train.py"

@@ -14,11 +14,12 @@ import socket
 import threading
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sklearn.datasets import load_iris
 
 from graph.config import parse_config
-from tests.conftest import ROOT, read_json, run_agent
+from tests.conftest import ROOT, read_json, run_agent, run_predict
 from tests.llm_server import Reply, ScriptedLLMServer
 from tools.templates import fill_parameters
 
@@ -614,3 +615,39 @@ def test_every_provider_preset_has_an_example_config(monkeypatch):
         if resolved.api_key_env:
             monkeypatch.setenv(resolved.api_key_env, "k")
         assert read_api_key(resolved)
+
+
+# A space that lacks the built-in families' strength: one linear model, regularised to uselessness.
+WEAK_SPACE = """
+from ConfigSpace import Categorical, ConfigurationSpace, Float
+
+
+def get_configspace():
+    cs = ConfigurationSpace(seed=0)
+    cs.add(Categorical("model", ["linear"], default="linear"), Float("linear:C", (1e-5, 1e-4), log=True))
+    return cs
+"""
+
+
+@pytest.mark.slow
+def test_a_weak_llm_space_ends_no_worse_than_the_builtin_portfolio(tmp_path, runs_dir):
+    """The template's default and portfolio train beside the LLM's search; their best is
+    deployed (with the template's training function) when it beats the LLM's incumbent."""
+    agents = correct_agents(configspace=[fenced(WEAK_SPACE)])
+    with ScriptedLLMServer(agents) as server:
+        result, run_dir = run(tmp_path, runs_dir, server)
+    assert result.returncode == 0, result.stderr[-3000:]
+    portfolio = read_json(run_dir / "builtin_trials.json")
+    assert len(portfolio) >= 3 and (run_dir / "code" / "final" / "builtin" / "train.py").exists()
+    best_builtin = min(t["loss"] for t in portfolio if t["loss"] is not None)
+    search = read_json(run_dir / "search.json")
+    assert search["incumbent_module"] == "final/builtin/train.py"
+    assert search["search_incumbent_loss"] > best_builtin  # the weak space's best was worse
+    metrics = read_json(run_dir / "metrics.json")
+    assert metrics["cv"]["loss"] <= best_builtin and metrics["test"]["accuracy"] >= 0.85
+    assert metrics["trials"]["finished"] == 4  # the LLM's search still ran its trials
+    # The deployed model predicts through the template's training function, in the sandbox.
+    rows = tmp_path / "rows.csv"
+    pd.read_csv(tmp_path / "iris_test.csv").drop(columns="target").head(5).to_csv(rows, index=False)
+    predicted = run_predict(run_dir, rows, "--backend", "process")
+    assert predicted.returncode == 0, predicted.stderr[-2000:]
