@@ -18,6 +18,7 @@ import numpy as np
 
 from graph.state import Deployment
 from nodes.common import log, plan_facts, run_config, run_folder, sandbox_for
+from nodes.one_step import one_step_ahead
 from tools.ensemble import OutOfFoldStore, blend, combine, greedy_weights, member_artifact, oof_loss
 from tools.errors import RunFailed
 from tools.metrics import loss_to_score, test_metrics
@@ -138,6 +139,18 @@ def baselines(state: dict, run: RunFolder, y_test) -> dict | None:
     )
 
 
+def save_metrics(state: dict, run: RunFolder, metrics: dict, sealed: dict, members: list[dict]) -> None:
+    """metrics.json with the baselines; then, for a forecast, its one-step-ahead scores,
+    computed only once the full-horizon scores are final and saved (nodes/one_step.py)."""
+    trivial = baselines(state, run, sealed["y"])
+    if trivial:
+        metrics["baselines"] = trivial
+    run.write_json(RunFolder.METRICS, metrics)
+    if state["plan"]["task"] == "forecasting":
+        metrics["one_step_ahead"] = one_step_ahead(state, sealed, members)
+        run.write_json(RunFolder.METRICS, metrics)
+
+
 def deploy(state: dict) -> dict:
     run, plan = run_folder(state), state["plan"]
     with open(run.sealed_test, "rb") as fh:
@@ -153,10 +166,7 @@ def deploy(state: dict) -> dict:
     scores = test_metrics(plan["task"], sealed["y"], y_pred, y_proba, classes=classes)
     save_model_description(run, state["search"]["incumbent"], ensemble)
     metrics = metrics_record(state, run, scores, int(len(sealed["y"])), refit_seconds, ensemble)
-    trivial = baselines(state, run, sealed["y"])
-    if trivial:
-        metrics["baselines"] = trivial
-    run.write_json(RunFolder.METRICS, metrics)
+    save_metrics(state, run, metrics, sealed, members)
     report = write_report(
         run,
         state["profile"],
