@@ -25,6 +25,13 @@ seconds) on every window whose cut is N years apart, from 1800 on: many more win
 how often the combined forecast beats each baseline.
 
     python bench/forecast_selection.py --every 3       # 50 windows, ~5 s
+
+With `--one-step` (and `--every N`) it scores one-step-ahead forecasts instead, as deploy
+does on the sealed years: the default configuration fitted on the history before each
+window, then each year of the window forecast from the true years before it, no refit
+(the template's update()), its parts and their average beside the AR baseline's.
+
+    python bench/forecast_selection.py --every 3 --one-step   # 50 windows, ~1 min
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from tools.datasets.paper import load_sunspots  # noqa: E402
 from tools.templates import TEMPLATES, fill_parameters, get  # noqa: E402
-from tools.templates.timeseries.baselines import autoregressive, seasonal_naive  # noqa: E402
+from tools.templates.timeseries.baselines import autoregressive, fit_autoregressive, seasonal_naive  # noqa: E402
 
 HORIZON, SEASON, FOLDS = 30, 11, 8
 WINDOW_STRIDE = 15  # years between cuts
@@ -147,6 +154,46 @@ def default_over_windows(series: np.ndarray, first_year: int, every: int) -> Non
     print()
 
 
+def one_step_window(train: types.ModuleType, series: np.ndarray, cut: int) -> dict:
+    """Mean absolute one-step-ahead error over the window after `cut` of the default
+    configuration's parts and their average (the template's forecast), and of AR(AIC)."""
+    config = dict(template("configspace", cut).get_configspace().get_default_configuration())
+    model = train.Forecaster(config, 0).fit(series[:cut])
+    ar = fit_autoregressive(series[:cut], SEASON)  # the report's AR baseline
+    errors: dict[str, list[float]] = {}
+    for t in range(cut, cut + HORIZON):
+        past = types.SimpleNamespace(X=None, y=series[:t], info={})
+        parts = {k: v[0] for k, v in train.update(model, past).components(1).items()}
+        parts["combined"] = float(np.mean(list(parts.values())))
+        parts["ar_baseline"] = ar.next_value(series[:t])
+        for name, value in parts.items():
+            errors.setdefault(name, []).append(abs(value - series[t]))
+    return {"cut": cut} | {name: float(np.mean(e)) for name, e in errors.items()}
+
+
+def one_step_over_windows(series: np.ndarray, first_year: int, every: int) -> None:
+    warnings.simplefilter("ignore")
+    train = template("train", len(series))
+    rows = [one_step_window(train, series, cut) for cut in range(100, len(series) - HORIZON + 1, every)]
+    columns = {
+        "ar_baseline": "AR(AIC) baseline",
+        "model": "default's model",
+        "autoregressive": "its AR",
+        "threshold_autoregressive": "its SETAR",
+        "seasonal_naive": "its seasonal naive",
+        "combined": "default combined",
+    }
+    print(f"Sunspots training years, one step ahead (no refit), windows {every} years apart; window MAE:\n")
+    print("| window | " + " | ".join(columns.values()) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for r in rows:
+        cells = " | ".join(f"{r[k]:.1f}" for k in columns)
+        print(f"| {first_year + r['cut']}-{first_year + r['cut'] + HORIZON - 1} | {cells} |")
+    print(f"| mean | {' | '.join(f'{np.mean([r[k] for r in rows]):.2f}' for k in columns)} |")
+    beats = sum(r["combined"] < r["ar_baseline"] for r in rows)
+    print(f"\ndefault combined beats the AR baseline one step ahead in {beats} of {len(rows)} windows.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", type=int, default=40, help="configurations per window (the default included)")
@@ -156,10 +203,13 @@ def main() -> None:
     parser.add_argument(
         "--every", type=int, help="score only the default configuration, on windows this many years apart"
     )
+    parser.add_argument("--one-step", action="store_true", help="with --every: one-step-ahead forecasts instead")
     args = parser.parse_args()
 
     dataset = load_sunspots(HORIZON)  # its y is the training years only; the test stays sealed
     series, first_year = np.asarray(dataset.y, dtype=float), int(dataset.X.iloc[0, 0])
+    if args.every and args.one_step:
+        return one_step_over_windows(series, first_year, args.every)
     if args.every:
         return default_over_windows(series, first_year, args.every)
     cuts = [len(series) - HORIZON - WINDOW_STRIDE * k for k in range(args.windows)]

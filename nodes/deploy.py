@@ -21,6 +21,7 @@ import numpy as np
 
 from graph.state import Deployment
 from nodes.common import log, open_sandboxes, plan_facts, run_config, run_folder
+from nodes.one_step import one_step_ahead
 from tools import budget
 from tools.ensemble import OutOfFoldStore, blend, combine, cross_fitted, greedy_weights, member_artifact, oof_loss
 from tools.errors import RunFailed
@@ -224,6 +225,18 @@ def baselines(state: dict, run: RunFolder, y_test) -> dict | None:
     )
 
 
+def save_metrics(state: dict, run: RunFolder, metrics: dict, sealed: dict, members: list[dict]) -> None:
+    """metrics.json with the baselines; then, for a forecast, its one-step-ahead scores,
+    computed only once the full-horizon scores are final and saved (nodes/one_step.py)."""
+    trivial = baselines(state, run, sealed["y"])
+    if trivial:
+        metrics["baselines"] = trivial
+    run.write_json(RunFolder.METRICS, metrics)
+    if state["plan"]["task"] == "forecasting":
+        metrics["one_step_ahead"] = one_step_ahead(state, sealed, members)
+        run.write_json(RunFolder.METRICS, metrics)
+
+
 def deploy(state: dict) -> dict:
     started, run, plan = time.monotonic(), run_folder(state), state["plan"]
     with open(run.sealed_test, "rb") as fh:
@@ -231,7 +244,9 @@ def deploy(state: dict) -> dict:
     sandboxes = run_config(state).optimizer.workers
     ensemble = choose_ensemble(state, run, refit_budget(state, run), sandboxes)
     module = state["search"].get("incumbent_module", SANDBOX_FINAL_TRAIN)
-    members = ensemble["members"] if ensemble else [{"config": state["search"]["incumbent"], "module": module}]
+    members = (
+        ensemble["members"] if ensemble else [{"config": state["search"]["incumbent"], "weight": 1.0, "module": module}]
+    )
     results, refit_seconds = refit_and_predict(state, run, sealed["X"], members, sandboxes)
     classes = run.read_json(RunFolder.MODEL_INPUTS)["classes"]
     if ensemble:
@@ -243,10 +258,7 @@ def deploy(state: dict) -> dict:
     metrics = metrics_record(
         state, run, scores, int(len(sealed["y"])), refit_seconds, ensemble, time.monotonic() - started
     )
-    trivial = baselines(state, run, sealed["y"])
-    if trivial:
-        metrics["baselines"] = trivial
-    run.write_json(RunFolder.METRICS, metrics)
+    save_metrics(state, run, metrics, sealed, members)
     report = write_report(
         run,
         state["profile"],

@@ -184,13 +184,29 @@ def op_fit_predict(req: dict, roots: dict, data) -> dict:
     return _predict(module, model, roots, req["predict"])
 
 
+def _load_model(roots: dict, artifact: str):
+    if roots.get("artifacts") is None:
+        raise ContractError("this sandbox has no artifacts folder to load the model from")
+    with open(roots["artifacts"] / artifact, "rb") as fh:
+        return pickle.load(fh)
+
+
 def op_predict(req: dict, roots: dict, data) -> dict:
     """Load a saved model from the artifacts folder and predict the features in `predict`."""
     module = _load_module(roots["code"] / req["module"], "generated_train")
-    if roots.get("artifacts") is None:
-        raise ContractError("this sandbox has no artifacts folder to load the model from")
-    with open(roots["artifacts"] / req["artifact"], "rb") as fh:
-        model = pickle.load(fh)
+    return _predict(module, _load_model(roots, req["artifact"]), roots, req["predict"])
+
+
+def op_update_predict(req: dict, roots: dict, data) -> dict:
+    """Load a saved model, condition it on `data` (a longer true history than it was fitted
+    on) with the module's optional update(model, data), no refit, and predict the features
+    in `predict`: one step of a forecast's one-step-ahead evaluation. The host puts into
+    the data folder only the history before the step it asks about (nodes/one_step.py)."""
+    module = _load_module(roots["code"] / req["module"], "generated_train")
+    update = getattr(module, "update", None)
+    if not callable(update):
+        raise ContractError("train.py defines no update(model, data): no refit-free one-step-ahead forecasts")
+    model = update(_load_model(roots, req["artifact"]), data)
     return _predict(module, model, roots, req["predict"])
 
 
@@ -210,6 +226,7 @@ OPS = {
     "train": op_train,
     "fit_predict": op_fit_predict,
     "predict": op_predict,
+    "update_predict": op_update_predict,
     "probe": op_probe,
 }
 

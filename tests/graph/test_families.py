@@ -114,7 +114,7 @@ def test_timeseries_family_on_sunspots(runs_dir):
     assert metrics["plan"]["template_parameters"] == {"HORIZON": 30, "SEASON": 11}
     assert set(metrics["test"]) == {"r2", "rmse", "mae"}
     baselines = metrics["baselines"]
-    assert set(baselines) == {"naive", "seasonal_naive", "autoregressive"}
+    assert set(baselines) == {"naive", "seasonal_naive", "autoregressive", "ets", "theta"}
     # Clearly better than repeating the last value (a test MAE of ~49 on these years).
     assert metrics["test"]["mae"] < baselines["naive"]["mae"]
     report = (runs_dir / "sunspots" / "report.md").read_text()
@@ -128,7 +128,15 @@ def test_timeseries_family_on_sunspots(runs_dir):
     assert f"| autoregressive: {ar['description']} | {ar['cv']['mae']:.4f} |" in report
     beaten_by = [name for name, values in baselines.items() if values["mae"] < metrics["test"]["mae"]]
     verdict = f"is worse than: {', '.join(beaten_by)}." if beaten_by else "beats every baseline."
-    assert f"On mae, this run's model {verdict}" in report
+    assert f"Over the full horizon, on mae, this run's model {verdict}" in report
+    # One step ahead (each sealed year from the true years before it, no refit): the model
+    # and every baseline, each far better than over 30 years from the training years' end.
+    one_step = metrics["one_step_ahead"]
+    assert one_step["steps"] == 30 and set(one_step) >= {"mae", "rmse", "r2"}
+    assert one_step["mae"] < metrics["test"]["mae"]
+    assert all(values["one_step_ahead"]["mae"] < values["mae"] for values in baselines.values())
+    assert f"| **this run's model** | {one_step['mae']:.4f} | {one_step['rmse']:.4f} |" in report
+    assert "One step ahead, on mae, this run's model" in report
     source = (runs_dir / "sunspots" / "code" / "final" / "train.py").read_text()
     assert "HORIZON = 30" in source and "shuffle=True" not in source and "KFold" not in source
 

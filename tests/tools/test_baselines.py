@@ -5,13 +5,17 @@ from __future__ import annotations
 import types
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tools.datasets.paper import load_sunspots
 from tools.templates import TEMPLATES, fill_parameters
 from tools.templates.timeseries.baselines import (
+    _fit_autoregressive,
+    _fitted,
     autoregressive,
     forecasting_baselines,
+    one_step_ahead,
     seasonal_naive,
     validation_origins,
 )
@@ -113,3 +117,73 @@ def test_template_without_combination_forecasts_with_its_model_alone():
 
 def autoregressive_step(coef, series, t):
     return coef[0] + sum(coef[k] * series[t - k] for k in range(1, len(coef)))
+
+
+# One step ahead: each sealed step forecast from the true values before it, parameters kept.
+
+
+def _ar2_series(n: int = 300) -> np.ndarray:
+    rng, x = np.random.default_rng(1), [0.0, 0.0]
+    for _ in range(n - 2):
+        x.append(5.0 + 0.6 * x[-1] - 0.3 * x[-2] + rng.normal())
+    return np.asarray(x)
+
+
+def test_one_step_naive_and_seasonal_naive_take_the_true_past():
+    series = _ar2_series()
+    history, truth = series[:260], series[260:]
+    fitted = _fitted(history, season=5)
+    np.testing.assert_array_equal(one_step_ahead(fitted["naive"], history, truth), series[259:-1])
+    np.testing.assert_array_equal(one_step_ahead(fitted["seasonal_naive"], history, truth), series[255:-5])
+
+
+def test_one_step_ar_applies_the_training_coefficients_to_the_true_lags():
+    # statsmodels' own refit-free append is the reference.
+    series = _ar2_series()
+    history, truth = series[:260], series[260:]
+    reference = _fit_autoregressive(history).append(truth, refit=False).predict(start=260, end=len(series) - 1)
+    ar = _fitted(history, season=5)["autoregressive"]
+    np.testing.assert_allclose(one_step_ahead(ar, history, truth), reference, rtol=1e-10)
+
+
+@pytest.mark.parametrize("season", [1, 11])
+def test_each_one_step_forecast_depends_on_the_past_only(season):
+    # Changing the sealed values from step i on changes no forecast of steps up to i; from
+    # the end of the training years, one step ahead is the full-horizon forecast's first step.
+    series = np.asarray(load_sunspots(30).y, dtype=float)
+    history, truth = series[:200], series[200:220]
+    altered = truth.copy()
+    altered[8:] += 50.0
+    for name, baseline in _fitted(history, season).items():
+        original, changed = one_step_ahead(baseline, history, truth), one_step_ahead(baseline, history, altered)
+        np.testing.assert_allclose(original[:9], changed[:9], err_msg=name)
+        assert original[0] == pytest.approx(baseline.forecast(3)[0], rel=1e-9), name
+    assert set(_fitted(history, season)) == {"naive", "autoregressive", "ets", "theta"} | (
+        {"seasonal_naive"} if season > 1 else set()
+    )
+
+
+def test_baselines_record_both_ways():
+    series = np.asarray(load_sunspots(30).y, dtype=float)
+    baselines = forecasting_baselines(series[:150], series[150:170], season=11, cv_folds=2, horizon=20)
+    for values in baselines.values():
+        assert {"mae", "rmse", "r2", "description", "cv", "one_step_ahead"} <= set(values)
+        assert set(values["one_step_ahead"]) == {"mae", "rmse", "r2"}
+    assert baselines["naive"]["one_step_ahead"]["mae"] == pytest.approx(np.mean(np.abs(np.diff(series[149:170]))))
+
+
+def test_template_update_forecasts_the_next_step_from_the_true_history_without_refitting():
+    data = load_sunspots(30)
+    template = _template_train(30)
+    training = types.SimpleNamespace(X=data.X, y=np.asarray(data.y, dtype=float), info={})
+    model = template.fit(RIDGE, training)
+    coefficients = (model.ar.copy(), model.regressors[0][-1].coef_.copy())
+    longer = types.SimpleNamespace(
+        X=pd.concat([data.X, data.X_test.iloc[:5]], ignore_index=True), y=np.r_[data.y, data.y_test[:5]], info={}
+    )
+    updated = template.update(model, longer)
+    forecast = template.predict(updated, data.X_test.iloc[5:6].reset_index(drop=True))
+    np.testing.assert_array_equal(updated.ar, coefficients[0])
+    np.testing.assert_array_equal(updated.regressors[0][-1].coef_, coefficients[1])
+    # The same as the fitted forecaster's combination of one-step forecasts at that position.
+    assert forecast[0] == pytest.approx(updated.one_step(len(longer.y)))

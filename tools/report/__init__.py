@@ -192,7 +192,9 @@ def write_report(
         ]
     lines += llm_section(run)
     if metrics.get("baselines"):
-        lines += baselines_section(metric, metrics["cv"][metric], metrics["test"], metrics["baselines"])
+        lines += baselines_section(
+            metric, metrics["cv"][metric], metrics["test"], metrics["baselines"], metrics.get("one_step_ahead")
+        )
     target = run.path(RunFolder.REPORT)
     target.write_text("\n".join(lines) + "\n")
     return str(target)

@@ -13,6 +13,12 @@ Written by the built-in coder from an expert template. Contract (checked by the 
                                                that follow the history (in the order of the
                                                time column when there is one)
     predict_proba(model, X) -> None
+    update(model, data) -> model               optional: the fitted model conditioned on a
+                                               longer history `data` (the training series
+                                               and the true values observed since), its
+                                               parameters unchanged (no refit); predict()
+                                               then forecasts the steps after that history.
+                                               deploy uses it for one-step-ahead forecasts.
 
 `data.y` is the series in time order; `data.X` holds its time stamps (e.g. a `year`
 column), used only to place the forecast steps.
@@ -324,6 +330,18 @@ def fit(config, data, seed=0):
     if times is not None and len(times) > 1:
         model.last_time = float(times[-1])
         model.step = float(np.median(np.diff(times))) or 1.0
+    return model
+
+
+def update(model, data):
+    """The model forecasting from the longer true history `data`, without refitting: the
+    regressors, the AR and the SETAR keep the coefficients fitted on the training series;
+    their lags, the rolling features and the seasonal-naive part read the new history."""
+    series, times = _in_time_order(data)
+    model.series = series
+    model.history = _forward(series, model.config["ts:transform"])
+    if times is not None and len(times):
+        model.last_time = float(times[-1])
     return model
 
 
