@@ -97,7 +97,7 @@ def _step(sandbox: Sandbox, folder: Path, steps: Steps, step: int, members: list
         outcomes = [
             sandbox.call(
                 "update_predict",
-                module=m["module"],
+                module=m.get("module", SANDBOX_FINAL_TRAIN),
                 artifact=m["artifact"],
                 data=history.name,
                 predict=features.name,
