@@ -87,6 +87,8 @@ class SearchSummary(TypedDict, total=False):
     stopped_by: str
     failed_share: float
     workers: list[str]
+    objectives: list[str]  # several objectives: what the loss was traded against
+    front: list[dict[str, Any]]  # ... and the non-dominated trials (tools/pareto.py)
 
 
 class Deployment(TypedDict):

@@ -56,5 +56,7 @@ def open_sandboxes(stack: ExitStack, state: dict, names: list[str], artifacts: b
 
 def plan_facts(state: dict) -> dict:
     """Facts a call's `data.info` takes from the plan rather than from initialize's data files
-    (the plan may choose another metric; no node rewrites an earlier node's files)."""
-    return {"metric": state["plan"]["metric"]}
+    (the plan may choose another metric; no node rewrites an earlier node's files), and the
+    extra objectives the training function must measure, when the run has any."""
+    extras = run_config(state).extra_objectives
+    return {"metric": state["plan"]["metric"], **({"objectives": extras} if extras else {})}

@@ -91,8 +91,24 @@ def check_objectives(objectives: list[str], metrics: tuple[str, ...]) -> list[st
     return list(objectives[1:])
 
 
+def trial_points(rows: list[dict], extras: list[str]) -> list[dict]:
+    """The successful trials of a trials table as points: trial number, loss, CV score, each
+    extra objective, and the configuration (the `config.*` columns)."""
+    points = []
+    for row in rows:
+        if row["status"] != "success":
+            continue
+        config = {k.removeprefix("config."): v for k, v in row.items() if k.startswith("config.") and v is not None}
+        point = {"trial": row["trial"], "loss": float(row["loss"]), "score": row.get("score")}
+        points.append({**point, **{name: float(row[name]) for name in extras}, "config": config})
+    return points
+
+
+TIE = 1e-9  # two CV losses this close are the same score computed in another order
+
+
 def dominates(a: dict, b: dict, keys: list[str]) -> bool:
-    return all(a[k] <= b[k] for k in keys) and any(a[k] < b[k] for k in keys)
+    return all(a[k] <= b[k] + TIE for k in keys) and any(a[k] < b[k] - TIE for k in keys)
 
 
 def front(points: list[dict], extras: list[str]) -> list[dict]:
