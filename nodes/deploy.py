@@ -25,7 +25,9 @@ from tools import budget
 from tools.ensemble import OutOfFoldStore, blend, combine, greedy_weights, member_artifact, oof_loss
 from tools.errors import RunFailed
 from tools.metrics import loss_to_score, test_metrics
+from tools.pareto import pick
 from tools.report import write_report
+from tools.results import objectives_problem
 from tools.runfolder import (
     SANDBOX_FINAL_TRAIN,
     SANDBOX_MODEL,
@@ -89,12 +91,13 @@ def refit_budget(state: dict, run: RunFolder) -> float | None:
 
 
 def refit_and_predict(
-    state: dict, run: RunFolder, X_test, configs: list[dict], sandboxes: int = 1
+    state: dict, run: RunFolder, X_test, configs: list[dict], sandboxes: int = 1, measure: bool = False
 ) -> tuple[list[dict], float]:
     """Each configuration fitted on the whole training split and saved (model.pkl, or
     model-<n>.pkl for an ensemble's members), with its test predictions; in up to `sandboxes`
     sandboxes at once (as many as the search's workers), which see the test features only
-    for these calls."""
+    for these calls. `measure`: each result also holds the model's latency on the test rows
+    and its size, measured in the sandbox."""
     features = run.sandbox_data / SANDBOX_PREDICT_FEATURES
     with open(features, "wb") as fh:
         pickle.dump({"X": X_test}, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -108,7 +111,7 @@ def refit_and_predict(
             def refit(number: int, config: dict) -> dict:
                 sandbox = free.get()
                 try:
-                    return _refit_one(state, sandbox, number, config, len(configs))
+                    return _refit_one(state, sandbox, number, config, len(configs), measure)
                 finally:
                     free.put(sandbox)
 
@@ -118,7 +121,7 @@ def refit_and_predict(
     return results, time.monotonic() - started
 
 
-def _refit_one(state: dict, sandbox, number: int, config: dict, members: int) -> dict:
+def _refit_one(state: dict, sandbox, number: int, config: dict, members: int, measure: bool = False) -> dict:
     outcome = sandbox.call(
         "fit_predict",
         module=SANDBOX_FINAL_TRAIN,
@@ -128,6 +131,7 @@ def _refit_one(state: dict, sandbox, number: int, config: dict, members: int) ->
         seed=run_config(state).seed,
         artifact=member_artifact(number, members),
         info=plan_facts(state),
+        **({"measure": True} if measure else {}),
     )
     if not outcome.ok:
         what = "the incumbent" if members == 1 else f"member {number}"
@@ -208,14 +212,68 @@ def baselines(state: dict, run: RunFolder, y_test) -> dict | None:
     )
 
 
+def choose_from_front(state: dict) -> dict | None:
+    """With several objectives, the point of the search's front that the run's rule picks:
+    {"rule", "why", "point"}; None for a single-objective run."""
+    config = run_config(state)
+    if not config.extra_objectives:
+        return None
+    point, why = pick(state["search"]["front"], config.extra_objectives, config.rule(), state["plan"]["metric"])
+    return {"rule": config.rule().describe(), "why": why, "point": point}
+
+
+def as_incumbent(state: dict, choice: dict | None) -> dict:
+    """The state with the chosen point of the front in the incumbent's place: it is refit,
+    scored and described as the incumbent is, alone (an ensemble's latency and size would
+    not be the point's the user chose)."""
+    if choice is None:
+        return state
+    point = choice["point"]
+    return {**state, "search": {**state["search"], "incumbent": point["config"], "incumbent_loss": point["loss"]}}
+
+
+def front_record(state: dict, choice: dict, refit: dict, scores: dict) -> dict:
+    """metrics.json's account of a multi-objective run: the front, the rule, the chosen point
+    with its CV and test figures and its latency and size measured on the test rows."""
+    metric, extras = state["plan"]["metric"], state["search"]["objectives"]
+    problem = objectives_problem(refit, ["predict_latency", "model_size"], "the refit's measurement")
+    if problem:
+        raise RunFailed(problem)
+    point = choice["point"]
+    return {
+        "objectives": [metric, *extras],
+        "select": choice["rule"],
+        "front": state["search"]["front"],
+        "chosen": {
+            "trial": point["trial"],
+            "why": choice["why"],
+            "cv": {metric: loss_to_score(metric, point["loss"]), **{name: point[name] for name in extras}},
+            "test": {metric: scores.get(metric)},
+            "test_measured": {"predict_latency": refit["predict_latency"], "model_size": refit["model_size"]},
+        },
+    }
+
+
+def side_records(state: dict, run: RunFolder, y_test, choice: dict | None, refit: dict, scores: dict) -> dict:
+    """What metrics.json adds for some runs: a forecast's baselines, a front's choice."""
+    trivial = baselines(state, run, y_test)
+    return {
+        **({"baselines": trivial} if trivial else {}),
+        **(front_record(state, choice, refit, scores) if choice else {}),
+    }
+
+
 def deploy(state: dict) -> dict:
+    choice = choose_from_front(state)
+    state = as_incumbent(state, choice)
     started, run, plan = time.monotonic(), run_folder(state), state["plan"]
     with open(run.sealed_test, "rb") as fh:
         sealed = pickle.load(fh)
     sandboxes = run_config(state).optimizer.workers
-    ensemble = choose_ensemble(state, run, refit_budget(state, run), sandboxes)
+    ensemble = None if choice else choose_ensemble(state, run, refit_budget(state, run), sandboxes)
     members = ensemble["members"] if ensemble else [{"config": state["search"]["incumbent"], "weight": 1.0}]
-    results, refit_seconds = refit_and_predict(state, run, sealed["X"], [m["config"] for m in members], sandboxes)
+    configs = [m["config"] for m in members]
+    results, refit_seconds = refit_and_predict(state, run, sealed["X"], configs, sandboxes, measure=bool(choice))
     classes = run.read_json(RunFolder.MODEL_INPUTS)["classes"]
     if ensemble:
         y_pred, y_proba = combine(results, [m["weight"] for m in members], classes)
@@ -226,9 +284,7 @@ def deploy(state: dict) -> dict:
     metrics = metrics_record(
         state, run, scores, int(len(sealed["y"])), refit_seconds, ensemble, time.monotonic() - started
     )
-    trivial = baselines(state, run, sealed["y"])
-    if trivial:
-        metrics["baselines"] = trivial
+    metrics.update(side_records(state, run, sealed["y"], choice, results[0], scores))
     run.write_json(RunFolder.METRICS, metrics)
     report = write_report(
         run,

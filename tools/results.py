@@ -40,11 +40,16 @@ def train_result_problem(result: Any, objectives: list[str] | tuple = ()) -> str
     for key in ("score", "score_std"):
         if result.get(key) is not None and _number(result[key]) is None:
             return f"train() returned an unusable {key} {_quoted(result[key])}: a finite number or nothing"
+    return objectives_problem(result, objectives, "train()")
+
+
+def objectives_problem(result: dict, objectives: list[str] | tuple, who: str) -> str | None:
+    """Why `result` lacks a usable value of one of `objectives` (one line), or None."""
     for name in objectives:
         if name not in result:
-            return f"train() did not return {name!r}, an objective of this run: measure it in train() and return it"
+            return f"{who} did not return {name!r}, an objective of this run: measure it and return it"
         value = _number(result[name])
         if value is None or not 0 <= value <= MAX_LOSS:
             shown = _quoted(result[name])
-            return f"train() returned an unusable {name} {shown}: a finite number from 0 to {MAX_LOSS:g}"
+            return f"{who} returned an unusable {name} {shown}: a finite number from 0 to {MAX_LOSS:g}"
     return None
