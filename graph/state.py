@@ -122,6 +122,7 @@ class AgentState(InputState, total=False):
     crash_report: dict  # crashed trials of the last search, when they sent train back to code
     recodes: int  # times crashing trials sent the training function back to its coder
     deployment: Deployment
+    deploy_trial: int  # a point of the front to deploy instead of the rule's pick (graph.deploy)
     failure: Annotated[str, first]  # why the run stopped, when it did
 
 

@@ -218,6 +218,13 @@ def choose_from_front(state: dict) -> dict | None:
     config = run_config(state)
     if not config.extra_objectives:
         return None
+    trial = state.get("deploy_trial")
+    if trial is not None:  # `python -m graph.deploy RUN --trial N`: the user's own pick
+        point = next((p for p in state["search"]["front"] if p["trial"] == trial), None)
+        if point is None:
+            raise RunFailed(f"trial {trial} is not on the run's front")
+        why = f"Chosen by hand: trial {trial} of the front (python -m graph.deploy --trial {trial})."
+        return {"rule": "hand", "why": why, "point": point}
     point, why = pick(state["search"]["front"], config.extra_objectives, config.rule(), state["plan"]["metric"])
     return {"rule": config.rule().describe(), "why": why, "point": point}
 

@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 
 import pytest
 
 from graph.config import parse_config
-from tests.conftest import FAST, kill_mid_search, read_json, run_agent
+from tests.conftest import FAST, ROOT, kill_mid_search, read_json, run_agent
 from tools.pareto import front, pick, trial_points
 
 pytestmark = pytest.mark.slow
 
 EXTRAS = ["predict_latency", "model_size"]
 MULTI = ["--set", "objectives=[accuracy, predict_latency, model_size]", "--set", "optimizer.workers=1"]
+
+
+def run_module(module: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 def trials_table(run) -> list[dict]:
@@ -67,6 +73,17 @@ def test_a_multi_objective_run_deploys_the_point_its_rule_picks(runs_dir):
     report = (run / "report.md").read_text()
     assert "## Front" in report and why in report and (run / "report_front.png").exists()
     assert "  front      " in result.stdout and f"  chosen     trial {chosen['trial']} by" in result.stdout
+
+    # Another point of the front, deployed later without searching again.
+    other = next((p for p in search["front"] if p["trial"] != chosen["trial"]), chosen)
+    redeployed = run_module("graph.deploy", str(run), "--trial", str(other["trial"]), "--backend", "process")
+    assert redeployed.returncode == 0, redeployed.stderr[-3000:]
+    metrics = read_json(run / "metrics.json")
+    assert metrics["chosen"]["trial"] == other["trial"] and metrics["select"] == "hand"
+    assert read_json(run / "model" / "config.json")["config"] == other["config"]
+    off_front = max(row["trial"] for row in rows) + 1
+    refused = run_module("graph.deploy", str(run), "--trial", str(off_front))
+    assert refused.returncode == 2 and f"--trial {off_front}: not on the run's front" in refused.stderr
 
 
 def test_a_killed_multi_objective_run_resumes_with_every_objective(runs_dir):
