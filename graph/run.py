@@ -31,6 +31,7 @@ from tools.datasets import DatasetError
 from tools.errors import ConfigError, RunFailed, first_line
 from tools.llm import LLMConfigError, read_api_key
 from tools.metrics import loss_to_score
+from tools.pareto import models
 from tools.runfolder import RunFolder, RunFolderBusy, exclusive, new_run_dir
 
 EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -178,7 +179,7 @@ def front_lines(metrics: dict) -> list[str]:
         return []
     metric, *extras = metrics["objectives"]
     chosen = metrics["chosen"]
-    lines = [f"  front      {len(metrics['front'])} models: trial, CV {metric}, {', '.join(extras)}"]
+    lines = [f"  front      {models(len(metrics['front']))}: trial, CV {metric}, {', '.join(extras)}"]
     for point in metrics["front"]:
         mark = "  <- chosen" if point["trial"] == chosen["trial"] else ""
         figures = ", ".join(f"{point[name]:.4g}" for name in extras)

@@ -107,6 +107,10 @@ def trial_points(rows: list[dict], extras: list[str]) -> list[dict]:
 TIE = 1e-9  # two CV losses this close are the same score computed in another order
 
 
+def models(n: int) -> str:
+    return f"{n} model" if n == 1 else f"{n} models"
+
+
 def dominates(a: dict, b: dict, keys: list[str]) -> bool:
     return all(a[k] <= b[k] + TIE for k in keys) and any(a[k] < b[k] - TIE for k in keys)
 
@@ -128,14 +132,14 @@ def pick(points: list[dict], extras: list[str], rule: Rule, metric: str) -> tupl
     best = candidates[0]
     score = f"{metric} {loss_to_score(metric, best['loss']):.4f}"
     if rule.name == "best" or not extras:
-        return best, f"Chosen by `best`: the highest CV {score} of the {len(candidates)} models on the front."
+        return best, f"Chosen by `best`: the highest CV {score} of the {models(len(candidates))} on the front."
     if rule.name == "fastest_within":
         cost = extras[0]
         near = [p for p in candidates if p["loss"] <= best["loss"] + rule.within + 1e-12]
         chosen = min(near, key=lambda p: (p[cost], p["loss"]))
         why = (
             f"Chosen by `fastest_within {rule.within:g}`: the lowest {cost} ({chosen[cost]:.4g} {UNITS[cost]}) "
-            f"of the {len(near)} models on the front within {rule.within:g} of the best CV {score}."
+            f"of the {models(len(near))} on the front within {rule.within:g} of the best CV {score}."
         )
         return chosen, why
     if rule.name == "max":
@@ -148,7 +152,7 @@ def _within_bounds(candidates: list[dict], rule: Rule) -> tuple[dict, str]:
     if inside:
         chosen = min(inside, key=lambda p: p["loss"])
         return chosen, (
-            f"Chosen by `{rule.describe()}`: the best CV of the {len(inside)} models on the front within the bounds."
+            f"Chosen by `{rule.describe()}`: the best CV of the {models(len(inside))} on the front within the bounds."
         )
 
     # No model meets the bounds: the one that overshoots them least (relative), said plainly.
@@ -172,6 +176,6 @@ def _knee(candidates: list[dict], extras: list[str]) -> tuple[dict, str]:
 
     chosen = min(candidates, key=lambda p: (distance(p), p["loss"]))
     return chosen, (
-        f"Chosen by `knee`: of the {len(candidates)} models on the front, the one closest to the ideal point "
+        f"Chosen by `knee`: of the {models(len(candidates))} on the front, the one closest to the ideal point "
         f"(best CV and lowest {' and '.join(extras)} at once), each objective scaled to the front's range."
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 from tools.metrics import loss_to_score
-from tools.pareto import UNITS
+from tools.pareto import UNITS, models
 from tools.runfolder import RunFolder
 
 
@@ -56,7 +56,7 @@ def plot_front(run: RunFolder, metrics: dict) -> str:
         ax.set_xlabel(f"{name} ({UNITS[name]})")
         ax.set_ylabel(f"CV {metric}")
         ax.legend(fontsize=8)
-    fig.suptitle(f"Front of {len(front)} models; chosen by {metrics['select']}")
+    fig.suptitle(f"Front of {models(len(front))}; chosen by {metrics['select']}")
     fig.tight_layout()
     target = run.path(RunFolder.FRONT_PLOT)
     fig.savefig(target, dpi=110)
@@ -74,8 +74,8 @@ def front_section(run: RunFolder, metrics: dict) -> list[str]:
     measured = chosen["test_measured"]
     lines = [
         "## Front",
-        f"The search traded {metric} against {', '.join(extras)}: {len(metrics['front'])} models are not beaten "
-        "on every objective at once by any other trial (the front; CV figures below).",
+        f"The search traded {metric} against {', '.join(extras)}. The front holds {models(len(metrics['front']))}: "
+        "the trials no other trial beats on every objective at once (CV figures below).",
         "",
         f"{chosen['why']}",
         "",
