@@ -61,6 +61,9 @@ class Plan(TypedDict, total=False):
     corrections: list[str]  # where an LLM's plan was held to the config
     proposal: dict[str, Any]
     fallback: str
+    objectives: list[str]  # what the metric is traded against (tools/vocabulary.py OBJECTIVES) ...
+    select: Any  # ... the rule that picks the deployed model from the front (tools/pareto.py) ...
+    objectives_reason: str  # ... and why: the config's, or the LLM planner's reading of the objective
 
 
 class Component(TypedDict, total=False):

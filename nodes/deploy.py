@@ -20,7 +20,7 @@ from contextlib import ExitStack
 import numpy as np
 
 from graph.state import Deployment
-from nodes.common import log, open_sandboxes, plan_facts, run_config, run_folder
+from nodes.common import log, open_sandboxes, plan_facts, plan_objectives, plan_rule, run_config, run_folder
 from tools import budget
 from tools.ensemble import OutOfFoldStore, blend, combine, greedy_weights, member_artifact, oof_loss
 from tools.errors import RunFailed
@@ -215,8 +215,9 @@ def baselines(state: dict, run: RunFolder, y_test) -> dict | None:
 def choose_from_front(state: dict) -> dict | None:
     """With several objectives, the point of the search's front that the run's rule picks:
     {"rule", "why", "point"}; None for a single-objective run."""
-    config = run_config(state)
-    if not config.extra_objectives:
+    plan = state["plan"]
+    extras = plan_objectives(plan)
+    if not extras:
         return None
     trial = state.get("deploy_trial")
     if trial is not None:  # `python -m graph.deploy RUN --trial N`: the user's own pick
@@ -225,8 +226,9 @@ def choose_from_front(state: dict) -> dict | None:
             raise RunFailed(f"trial {trial} is not on the run's front")
         why = f"Chosen by hand: trial {trial} of the front (python -m graph.deploy --trial {trial})."
         return {"rule": "hand", "why": why, "point": point}
-    point, why = pick(state["search"]["front"], config.extra_objectives, config.rule(), state["plan"]["metric"])
-    return {"rule": config.rule().describe(), "why": why, "point": point}
+    rule = plan_rule(plan)
+    point, why = pick(state["search"]["front"], extras, rule, plan["metric"])
+    return {"rule": rule.describe(), "why": why, "point": point}
 
 
 def as_incumbent(state: dict, choice: dict | None) -> dict:
@@ -250,6 +252,7 @@ def front_record(state: dict, choice: dict, refit: dict, scores: dict) -> dict:
     return {
         "objectives": [metric, *extras],
         "select": choice["rule"],
+        "objectives_reason": state["plan"].get("objectives_reason"),
         "front": state["search"]["front"],
         "chosen": {
             "trial": point["trial"],

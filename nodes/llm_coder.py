@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 from graph.config import RunConfig
+from nodes.common import plan_objectives
 from nodes.llm_common import (
     api_reference,
     client_for,
@@ -72,9 +73,9 @@ MEASURES = {
 assert set(MEASURES) == set(OBJECTIVES), "every objective needs its measure in the prompt"
 
 
-def objectives_section(config: RunConfig) -> str:
+def objectives_section(plan: dict) -> str:
     """The contract's extra keys when the run trades its metric against other objectives."""
-    extras = config.extra_objectives
+    extras = plan_objectives(plan)
     if not extras:
         return ""
     keys = "; ".join(f'"{name}": {MEASURES[name]}' for name in extras)
@@ -106,7 +107,7 @@ def messages(task: dict, component: str, attempt: int, config: RunConfig) -> lis
             profile=profile_for_prompt(task["profile"]),
             n_configs=str(config.verify.n_configs),
             configspace=space,
-            objectives=objectives_section(config),
+            objectives=objectives_section(task["plan"]),
             api_reference=api_reference(),
             **common,
         )

@@ -23,7 +23,7 @@ from langgraph.types import Send
 from graph.config import OptimizerConfig
 from graph.state import Decision, SearchSummary
 from nodes.code import coder_tasks
-from nodes.common import log, open_sandboxes, plan_facts, run_config, run_folder, sandbox_recipe
+from nodes.common import log, open_sandboxes, plan_facts, plan_objectives, run_config, run_folder, sandbox_recipe
 from sandbox.base import CallOutcome
 from tools import budget
 from tools.dask_trials import DaskError, DaskTrials
@@ -229,7 +229,7 @@ def open_search(state: dict, run: RunFolder, config) -> tuple[SmacSearch, object
             crash_cost(state["plan"]["metric"]),
             seed=config.seed,
             start=state["plan"].get("portfolio"),
-            objectives=config.extra_objectives,
+            objectives=plan_objectives(state["plan"]),
         )
     except SearchStateError as exc:
         raise RunFailed(str(exc)) from None
@@ -259,7 +259,7 @@ def optimize(state: dict) -> dict:
         train["attempt"],
         trials=sum(before.values()),
         crashed=before.get("crashed", 0),
-        objectives=config.extra_objectives,
+        objectives=plan_objectives(state["plan"]),
     )
     # Only an LLM-written training function goes back to its coder: the template would
     # come back the same.
@@ -279,7 +279,7 @@ def optimize(state: dict) -> dict:
 
     rows = search.trials()
     write_trials_table(run.path(RunFolder.TRIALS_TABLE), rows)
-    summary = _search_summary(result, rows, config.extra_objectives)
+    summary = _search_summary(result, rows, plan_objectives(state["plan"]))
     run.write_json(RunFolder.SEARCH, summary)
     run.event("optimize", "search finished", **summary)
     decision = decide(summary, config.optimizer.max_crash_share)

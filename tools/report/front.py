@@ -75,7 +75,8 @@ def front_section(run: RunFolder, metrics: dict) -> list[str]:
     lines = [
         "## Front",
         f"The search traded {metric} against {', '.join(extras)}. The front holds {models(len(metrics['front']))}: "
-        "the trials no other trial beats on every objective at once (CV figures below).",
+        "the trials no other trial beats on every objective at once (CV figures below)."
+        + (f" Objectives and rule: {metrics['objectives_reason']}." if metrics.get("objectives_reason") else ""),
         "",
         f"{chosen['why']}",
         "",
