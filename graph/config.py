@@ -198,7 +198,10 @@ class RunConfig(Section):
             check_objectives(self.objectives, METRICS)
             first = self.objectives[0]
             if self.metric not in ("auto", first):
-                raise ValueError(f"objectives: the first, {first!r}, must be the run's metric {self.metric!r}")
+                raise ValueError(
+                    f"objectives: the first, {first!r}, must be the run's metric {self.metric!r}; "
+                    f"put {self.metric} first or set metric: {first}"
+                )
             object.__setattr__(self, "metric", first)
         parse_rule(self.select, self.extra_objectives)
         return self
