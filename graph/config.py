@@ -20,6 +20,7 @@ from sandbox import BACKENDS, Limits
 from tools.errors import ConfigError
 from tools.llm import LLMSettings
 from tools.machine import usable_cores, usable_memory_mb
+from tools.pareto import Rule, check_objectives, parse_rule
 from tools.templates import all_families
 from tools.vocabulary import FACADES, METRICS, TASKS, metric_misfit
 
@@ -135,6 +136,16 @@ class RunConfig(Section):
     name: str | None = Field(None, description="run folder name; defaults to the config file's name")
     objective: str = Field("", description="what you want, in words (given to the planner)")
     metric: Literal[("auto", *METRICS)] = "auto"
+    objectives: list[str] | None = Field(
+        None,
+        description="several objectives: the metric first, then any of train_seconds, predict_latency, "
+        "model_size (tools/vocabulary.py); default: the metric alone",
+    )
+    select: str | dict[str, Any] = Field(
+        "best",
+        description="which model of the front deploy takes: best, knee, {fastest_within: D}, "
+        "{max: {OBJECTIVE: BOUND}} (tools/pareto.py)",
+    )
     seed: int = 0
     dataset: DatasetConfig
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
@@ -180,6 +191,29 @@ class RunConfig(Section):
         if self.sandbox.memory_mb > share >= 256:
             object.__setattr__(self.sandbox, "memory_mb", share)
         return self
+
+    @model_validator(mode="after")
+    def _objectives_and_rule(self) -> RunConfig:
+        """The first objective is the run's metric; the rule must fit the others."""
+        if self.objectives is not None:
+            check_objectives(self.objectives, METRICS)
+            first = self.objectives[0]
+            if self.metric not in ("auto", first):
+                raise ValueError(
+                    f"objectives: the first, {first!r}, must be the run's metric {self.metric!r}; "
+                    f"put {self.metric} first or set metric: {first}"
+                )
+            object.__setattr__(self, "metric", first)
+        parse_rule(self.select, self.extra_objectives)
+        return self
+
+    @property
+    def extra_objectives(self) -> list[str]:
+        """What the metric is traded against (none for a single-objective run)."""
+        return list(self.objectives[1:]) if self.objectives else []
+
+    def rule(self) -> Rule:
+        return parse_rule(self.select, self.extra_objectives)
 
     @model_validator(mode="after")
     def _metric_fits_task(self) -> RunConfig:

@@ -30,6 +30,8 @@ from tools.dask_trials import DaskError, connect
 from tools.datasets import DatasetError
 from tools.errors import ConfigError, RunFailed, first_line
 from tools.llm import LLMConfigError, read_api_key
+from tools.metrics import loss_to_score
+from tools.pareto import models
 from tools.runfolder import RunFolder, RunFolderBusy, exclusive, new_run_dir
 
 EXIT_DONE, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -171,6 +173,26 @@ def model_line(metrics: dict) -> str:
     )
 
 
+def front_lines(metrics: dict) -> list[str]:
+    """A multi-objective run's front (CV figures) and the point its rule chose."""
+    if "front" not in metrics:
+        return []
+    metric, *extras = metrics["objectives"]
+    chosen = metrics["chosen"]
+    lines = [f"  front      {models(len(metrics['front']))}: trial, CV {metric}, {', '.join(extras)}"]
+    for point in metrics["front"]:
+        mark = "  <- chosen" if point["trial"] == chosen["trial"] else ""
+        figures = ", ".join(f"{point[name]:.4g}" for name in extras)
+        score, model = loss_to_score(metric, point["loss"]), point["config"].get("model", "?")
+        lines.append(f"             {point['trial']:>4}  {score:.4f}  {figures}  {model}{mark}")
+    measured = chosen["test_measured"]
+    lines.append(
+        f"  chosen     trial {chosen['trial']} by {metrics['select']}; on the test rows "
+        f"{measured['predict_latency']:.3g} ms per 1,000 rows, {measured['model_size']:.0f} bytes"
+    )
+    return [*lines, f"             {chosen['why']}"]
+
+
 def time_line(spent: dict | None) -> list[str]:
     if not spent:
         return []
@@ -198,6 +220,7 @@ def summary(values: dict) -> str:
         f"  trials     {trials['finished']} ({statuses}) in {metrics['search_seconds']:.0f} s",
         *time_line(metrics.get("time")),
         f"  model      {model_line(metrics)}",
+        *front_lines(metrics),
         f"  sandbox    {sandbox_line(values.get('backend', '?'))}",
         f"  CV score   {metric} {metrics['cv'][metric]:.4f}",
         f"  test score {metric} {test:.4f}" if test is not None else f"  test score {metric} n/a",

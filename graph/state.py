@@ -61,6 +61,9 @@ class Plan(TypedDict, total=False):
     corrections: list[str]  # where an LLM's plan was held to the config
     proposal: dict[str, Any]
     fallback: str
+    objectives: list[str]  # what the metric is traded against (tools/vocabulary.py OBJECTIVES) ...
+    select: Any  # ... the rule that picks the deployed model from the front (tools/pareto.py) ...
+    objectives_reason: str  # ... and why: the config's, or the LLM planner's reading of the objective
 
 
 class Component(TypedDict, total=False):
@@ -91,6 +94,8 @@ class SearchSummary(TypedDict, total=False):
     # (nodes/alongside.py): the training function that fits the incumbent, and the search's own loss.
     incumbent_module: str
     search_incumbent_loss: float | None
+    objectives: list[str]  # several objectives: what the loss was traded against
+    front: list[dict[str, Any]]  # ... and the non-dominated trials (tools/pareto.py)
 
 
 class Deployment(TypedDict):
@@ -124,6 +129,7 @@ class AgentState(InputState, total=False):
     crash_report: dict  # crashed trials of the last search, when they sent train back to code
     recodes: int  # times crashing trials sent the training function back to its coder
     deployment: Deployment
+    deploy_trial: int  # a point of the front to deploy instead of the rule's pick (graph.deploy)
     failure: Annotated[str, first]  # why the run stopped, when it did
 
 

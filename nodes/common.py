@@ -8,6 +8,7 @@ from contextlib import ExitStack
 
 from graph.config import RunConfig
 from sandbox import Sandbox, Workspace, open_sandbox
+from tools.pareto import Rule, parse_rule
 from tools.runfolder import RunFolder
 
 log = logging.getLogger("automl")
@@ -56,5 +57,17 @@ def open_sandboxes(stack: ExitStack, state: dict, names: list[str], artifacts: b
 
 def plan_facts(state: dict) -> dict:
     """Facts a call's `data.info` takes from the plan rather than from initialize's data files
-    (the plan may choose another metric; no node rewrites an earlier node's files)."""
-    return {"metric": state["plan"]["metric"]}
+    (the plan may choose another metric; no node rewrites an earlier node's files), and the
+    extra objectives the training function must measure, when the run has any."""
+    extras = plan_objectives(state["plan"])
+    return {"metric": state["plan"]["metric"], **({"objectives": extras} if extras else {})}
+
+
+def plan_objectives(plan: dict) -> list[str]:
+    """What the plan trades its metric against (none for a single-objective run)."""
+    return list(plan.get("objectives") or [])
+
+
+def plan_rule(plan: dict) -> Rule:
+    """The plan's rule for picking the deployed model from the front."""
+    return parse_rule(plan.get("select", "best"), plan_objectives(plan))

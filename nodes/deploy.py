@@ -20,13 +20,15 @@ from contextlib import ExitStack
 import numpy as np
 
 from graph.state import Deployment
-from nodes.common import log, open_sandboxes, plan_facts, run_config, run_folder
+from nodes.common import log, open_sandboxes, plan_facts, plan_objectives, plan_rule, run_config, run_folder
 from nodes.one_step import one_step_ahead
 from tools import budget
 from tools.ensemble import OutOfFoldStore, blend, combine, cross_fitted, greedy_weights, member_artifact, oof_loss
 from tools.errors import RunFailed
 from tools.metrics import loss_to_score, test_metrics
+from tools.pareto import pick
 from tools.report import write_report
+from tools.results import objectives_problem
 from tools.runfolder import (
     SANDBOX_FINAL_TRAIN,
     SANDBOX_MODEL,
@@ -99,12 +101,14 @@ def refit_budget(state: dict, run: RunFolder) -> float | None:
 
 
 def refit_and_predict(
-    state: dict, run: RunFolder, X_test, members: list[dict], sandboxes: int = 1
+    state: dict, run: RunFolder, X_test, members: list[dict], sandboxes: int = 1, measure: bool = False
 ) -> tuple[list[dict], float]:
     """Each member's configuration fitted by its training function (`module`, the run's own
     unless given) on the whole training split and saved (model.pkl, or model-<n>.pkl for an
     ensemble's members), with its test predictions; in up to `sandboxes` sandboxes at once
-    (as many as the search's workers), which see the test features only for these calls."""
+    (as many as the search's workers), which see the test features only for these calls.
+    `measure`: each result also holds the model's latency on the test rows and its size,
+    measured in the sandbox."""
     features = run.sandbox_data / SANDBOX_PREDICT_FEATURES
     with open(features, "wb") as fh:
         pickle.dump({"X": X_test}, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -118,7 +122,7 @@ def refit_and_predict(
             def refit(number: int, member: dict) -> dict:
                 sandbox = free.get()
                 try:
-                    return _refit_one(state, sandbox, number, member, len(members))
+                    return _refit_one(state, sandbox, number, member, len(members), measure)
                 finally:
                     free.put(sandbox)
 
@@ -128,7 +132,7 @@ def refit_and_predict(
     return results, time.monotonic() - started
 
 
-def _refit_one(state: dict, sandbox, number: int, member: dict, members: int) -> dict:
+def _refit_one(state: dict, sandbox, number: int, member: dict, members: int, measure: bool = False) -> dict:
     outcome = sandbox.call(
         "fit_predict",
         module=member.get("module", SANDBOX_FINAL_TRAIN),
@@ -138,6 +142,7 @@ def _refit_one(state: dict, sandbox, number: int, member: dict, members: int) ->
         seed=run_config(state).seed,
         artifact=member_artifact(number, members),
         info=plan_facts(state),
+        **({"measure": True} if measure else {}),
     )
     if not outcome.ok:
         what = "the incumbent" if members == 1 else f"member {number}"
@@ -225,12 +230,72 @@ def baselines(state: dict, run: RunFolder, y_test) -> dict | None:
     )
 
 
+def choose_from_front(state: dict) -> dict | None:
+    """With several objectives, the point of the search's front that the run's rule picks:
+    {"rule", "why", "point"}; None for a single-objective run."""
+    plan = state["plan"]
+    extras = plan_objectives(plan)
+    if not extras:
+        return None
+    trial = state.get("deploy_trial")
+    if trial is not None:  # `python -m graph.deploy RUN --trial N`: the user's own pick
+        point = next((p for p in state["search"]["front"] if p["trial"] == trial), None)
+        if point is None:
+            raise RunFailed(f"trial {trial} is not on the run's front")
+        why = f"Chosen by hand: trial {trial} of the front (python -m graph.deploy --trial {trial})."
+        return {"rule": "hand", "why": why, "point": point}
+    rule = plan_rule(plan)
+    point, why = pick(state["search"]["front"], extras, rule, plan["metric"])
+    return {"rule": rule.describe(), "why": why, "point": point}
+
+
+def as_incumbent(state: dict, choice: dict | None) -> dict:
+    """The state with the chosen point of the front in the incumbent's place: it is refit,
+    scored and described as the incumbent is, alone (an ensemble's latency and size would
+    not be the point's the user chose)."""
+    if choice is None:
+        return state
+    point = choice["point"]
+    search = {**state["search"], "incumbent": point["config"], "incumbent_loss": point["loss"]}
+    search["incumbent_module"] = SANDBOX_FINAL_TRAIN  # the front is the search's own trials
+    return {**state, "search": search}
+
+
+def front_record(state: dict, choice: dict, refit: dict, scores: dict) -> dict:
+    """metrics.json's account of a multi-objective run: the front, the rule, the chosen point
+    with its CV and test figures and its latency and size measured on the test rows."""
+    metric, extras = state["plan"]["metric"], state["search"]["objectives"]
+    problem = objectives_problem(refit, ["predict_latency", "model_size"], "the refit's measurement")
+    if problem:
+        raise RunFailed(problem)
+    point = choice["point"]
+    return {
+        "objectives": [metric, *extras],
+        "select": choice["rule"],
+        "objectives_reason": state["plan"].get("objectives_reason"),
+        "front": state["search"]["front"],
+        "chosen": {
+            "trial": point["trial"],
+            "why": choice["why"],
+            "cv": {metric: loss_to_score(metric, point["loss"]), **{name: point[name] for name in extras}},
+            "test": {metric: scores.get(metric)},
+            "test_measured": {"predict_latency": refit["predict_latency"], "model_size": refit["model_size"]},
+        },
+    }
+
+
+def side_records(state: dict, run: RunFolder, y_test, choice: dict | None, refit: dict, scores: dict) -> dict:
+    """What metrics.json adds for some runs: a forecast's baselines, a front's choice."""
+    trivial = baselines(state, run, y_test)
+    return {
+        **({"baselines": trivial} if trivial else {}),
+        **(front_record(state, choice, refit, scores) if choice else {}),
+    }
+
+
 def save_metrics(state: dict, run: RunFolder, metrics: dict, sealed: dict, members: list[dict]) -> None:
-    """metrics.json with the baselines; then, for a forecast, its one-step-ahead scores,
-    computed only once the full-horizon scores are final and saved (nodes/one_step.py)."""
-    trivial = baselines(state, run, sealed["y"])
-    if trivial:
-        metrics["baselines"] = trivial
+    """metrics.json; then, for a forecast, its one-step-ahead scores, computed only once the
+    full-horizon scores are final and saved (nodes/one_step.py)."""
     run.write_json(RunFolder.METRICS, metrics)
     if state["plan"]["task"] == "forecasting":
         metrics["one_step_ahead"] = one_step_ahead(state, sealed, members)
@@ -238,16 +303,18 @@ def save_metrics(state: dict, run: RunFolder, metrics: dict, sealed: dict, membe
 
 
 def deploy(state: dict) -> dict:
+    choice = choose_from_front(state)
+    state = as_incumbent(state, choice)
     started, run, plan = time.monotonic(), run_folder(state), state["plan"]
     with open(run.sealed_test, "rb") as fh:
         sealed = pickle.load(fh)
     sandboxes = run_config(state).optimizer.workers
-    ensemble = choose_ensemble(state, run, refit_budget(state, run), sandboxes)
+    ensemble = None if choice else choose_ensemble(state, run, refit_budget(state, run), sandboxes)
     module = state["search"].get("incumbent_module", SANDBOX_FINAL_TRAIN)
     members = (
         ensemble["members"] if ensemble else [{"config": state["search"]["incumbent"], "weight": 1.0, "module": module}]
     )
-    results, refit_seconds = refit_and_predict(state, run, sealed["X"], members, sandboxes)
+    results, refit_seconds = refit_and_predict(state, run, sealed["X"], members, sandboxes, measure=bool(choice))
     classes = run.read_json(RunFolder.MODEL_INPUTS)["classes"]
     if ensemble:
         y_pred, y_proba = combine(results, [m["weight"] for m in members], classes)
@@ -258,6 +325,7 @@ def deploy(state: dict) -> dict:
     metrics = metrics_record(
         state, run, scores, int(len(sealed["y"])), refit_seconds, ensemble, time.monotonic() - started
     )
+    metrics.update(side_records(state, run, sealed["y"], choice, results[0], scores))
     save_metrics(state, run, metrics, sealed, members)
     report = write_report(
         run,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 
 from graph.config import RunConfig
+from nodes.common import plan_objectives
 from nodes.llm_common import (
     api_reference,
     client_for,
@@ -23,6 +24,7 @@ from nodes.llm_common import (
 )
 from tools.llm.redaction import redact
 from tools.runfolder import RunFolder
+from tools.vocabulary import OBJECTIVES
 
 MAX_CRASHES_SHOWN = 4
 # Sandbox output in a prompt is clipped and redacted (tools/llm/redaction.py): it may hold
@@ -62,6 +64,28 @@ def retry_section(task: dict, component: str, attempt: int, run: RunFolder) -> s
     )
 
 
+# What each extra objective means to the training function that must measure it.
+MEASURES = {
+    "train_seconds": "seconds the cross-validation took",
+    "predict_latency": "milliseconds to predict 1,000 rows, timed with predict() on held-out fold rows",
+    "model_size": "bytes of the fitted model as pickle.dumps gives them",
+}
+assert set(MEASURES) == set(OBJECTIVES), "every objective needs its measure in the prompt"
+
+
+def objectives_section(plan: dict) -> str:
+    """The contract's extra keys when the run trades its metric against other objectives."""
+    extras = plan_objectives(plan)
+    if not extras:
+        return ""
+    keys = "; ".join(f'"{name}": {MEASURES[name]}' for name in extras)
+    return (
+        "- This run has several objectives: train() must ALSO return, as finite numbers >= 0 "
+        f"measured inside train() (data.info['objectives'] lists them): {keys}. "
+        "A result without one fails verification.\n"
+    )
+
+
 def messages(task: dict, component: str, attempt: int, config: RunConfig) -> list[tuple[str, str]]:
     run = RunFolder(task["run_dir"])
     common = dict(plan=plan_for_prompt(task["plan"]), retry=retry_section(task, component, attempt, run))
@@ -83,6 +107,7 @@ def messages(task: dict, component: str, attempt: int, config: RunConfig) -> lis
             profile=profile_for_prompt(task["profile"]),
             n_configs=str(config.verify.n_configs),
             configspace=space,
+            objectives=objectives_section(task["plan"]),
             api_reference=api_reference(),
             **common,
         )

@@ -13,7 +13,7 @@ one. Every correction is a note in the plan's rationale. What the LLM does not d
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -21,9 +21,10 @@ from graph.config import RunConfig
 from nodes.common import log
 from nodes.llm_common import client_for, load_prompt, profile_for_prompt
 from tools.llm import BudgetExceeded, LLMConfigError, LLMError
+from tools.pareto import check_objectives, parse_rule
 from tools.runfolder import RunFolder
 from tools.templates import template_for
-from tools.vocabulary import FACADES, METRICS_BY_TASK, TASKS
+from tools.vocabulary import FACADES, METRICS, METRICS_BY_TASK, OBJECTIVES, TASKS
 
 
 class Fidelity(BaseModel):
@@ -42,6 +43,11 @@ class PlanProposal(BaseModel):
     walltime: float = Field(gt=0, description="seconds for the whole search")
     fidelity: Fidelity | None = Field(None, description="only with the multi_fidelity facade")
     rationale: str = Field(description="three to five sentences for the report")
+    objectives: list[str] | None = Field(
+        None, description="what to trade the metric against (after it), when the objective asks; else null"
+    )
+    select: str | dict[str, Any] | None = Field(None, description="the rule that picks the deployed model")
+    objectives_reason: str | None = Field(None, description="one sentence: why these objectives and rule")
 
 
 def allowed_choices(profile: dict, config: RunConfig, builtin: dict) -> dict:
@@ -61,6 +67,9 @@ def allowed_choices(profile: dict, config: RunConfig, builtin: dict) -> dict:
         "max_walltime_seconds": opt.walltime,
         "cv_folds": opt.cv_folds,
         "workers": opt.workers,
+        # Objectives are the config's when it names them; otherwise the planner may propose some.
+        "objectives": config.extra_objectives if config.objectives else list(OBJECTIVES),
+        "objectives_fixed_by_config": config.objectives is not None,
     }
 
 
@@ -96,6 +105,27 @@ def _hold_scenario(proposal: PlanProposal, allowed: dict, builtin: dict, notes: 
     return facade, scenario
 
 
+def _hold_objectives(proposal: PlanProposal, allowed: dict, builtin: dict, metric: str, notes: list[str]) -> dict:
+    """The plan's objectives and rule: the config's when it names them, else the proposal's
+    when they are valid (a note when they are dropped), else none."""
+    keys = ("objectives", "select", "objectives_reason")
+    if allowed["objectives_fixed_by_config"]:
+        if proposal.objectives and list(proposal.objectives) != allowed["objectives"]:
+            notes.append("objectives are the config's")
+        return {k: builtin[k] for k in keys if k in builtin}
+    if not proposal.objectives:
+        return {}
+    select = proposal.select or "best"
+    try:
+        extras = check_objectives([metric, *proposal.objectives], METRICS)
+        parse_rule(select, extras)
+    except ValueError as exc:
+        notes.append(f"the proposed objectives were dropped ({exc})")
+        return {}
+    reason = " ".join((proposal.objectives_reason or "proposed by the planner").split())
+    return {"objectives": extras, "select": select, "objectives_reason": f"LLM planner: {reason}"}
+
+
 def hold_to_config(proposal: PlanProposal, allowed: dict, builtin: dict, profile: dict) -> tuple[dict, list[str]]:
     """The proposal corrected to what the configuration allows, and a note per correction."""
     notes: list[str] = []
@@ -117,11 +147,13 @@ def hold_to_config(proposal: PlanProposal, allowed: dict, builtin: dict, profile
         families = list(builtin["families"])
         notes.append("no allowed family was left; the built-in choice was used")
     facade, scenario = _hold_scenario(proposal, allowed, builtin, notes)
+    several = _hold_objectives(proposal, allowed, builtin, metric, notes)
     rationale = " ".join(proposal.rationale.split())
     if notes:
         rationale += " Checked against the configuration: " + "; ".join(notes) + "."
     decided = {
-        **builtin,
+        **{k: v for k, v in builtin.items() if k not in ("objectives", "select", "objectives_reason")},
+        **several,
         "task": task,
         "metric": metric,
         "families": families,

@@ -25,13 +25,14 @@ from graph.config import OptimizerConfig
 from graph.state import Decision, SearchSummary
 from nodes import alongside
 from nodes.code import coder_tasks
-from nodes.common import log, open_sandboxes, plan_facts, run_config, run_folder, sandbox_recipe
+from nodes.common import log, open_sandboxes, plan_facts, plan_objectives, run_config, run_folder, sandbox_recipe
 from sandbox.base import CallOutcome
 from tools import budget
 from tools.dask_trials import DaskError, DaskTrials
 from tools.ensemble import OutOfFoldStore, predictions_problem
 from tools.errors import RunFailed
 from tools.metrics import crash_cost
+from tools.pareto import front, trial_points
 from tools.results import train_result_problem
 from tools.runfolder import SANDBOX_FINAL_TRAIN, SANDBOX_TRAIN_DATA, RunFolder
 from tools.scenario import hold_to_budget, parse_scenario_source
@@ -80,6 +81,7 @@ class SearchBook:
     trials: int = 0
     crashed: int = 0
     crashes: list[dict] = field(default_factory=list)
+    objectives: list[str] = field(default_factory=list)  # extra objectives, shown per trial
 
     def note_crash(self, outcome: CallOutcome, trial_config: dict) -> None:
         self.crashes.append({"error": outcome.describe()[:2000], "config": trial_config})
@@ -90,6 +92,7 @@ class SearchBook:
         with open(self.run.path(RunFolder.TRIALS_LOG), "a") as fh:
             fh.write(json.dumps({**record, "train_attempt": self.train_attempt}) + "\n")
         score = "" if record["score"] is None else f", CV {self.metric} {record['score']:.4f}"
+        score += "".join(f", {k} {record[k]:.4g}" for k in self.objectives if record.get(k) is not None)
         log.info(
             "trial %d/%d %s: loss %.4f%s, %s (%.2f s)%s",
             record["trial"],
@@ -230,6 +233,7 @@ def open_search(state: dict, run: RunFolder, config) -> tuple[SmacSearch, object
             crash_cost(state["plan"]["metric"]),
             seed=config.seed,
             start=state["plan"].get("portfolio"),
+            objectives=plan_objectives(state["plan"]),
         )
     except SearchStateError as exc:
         raise RunFailed(str(exc)) from None
@@ -259,6 +263,7 @@ def optimize(state: dict) -> dict:
         train["attempt"],
         trials=sum(before.values()),
         crashed=before.get("crashed", 0),
+        objectives=plan_objectives(state["plan"]),
     )
     # Only an LLM-written training function goes back to its coder: the template would
     # come back the same.
@@ -279,7 +284,7 @@ def optimize(state: dict) -> dict:
 
     rows = search.trials()
     write_trials_table(run.path(RunFolder.TRIALS_TABLE), rows + alongside.as_rows(portfolio))
-    summary = alongside.better_incumbent(_search_summary(result, rows), portfolio)
+    summary = alongside.better_incumbent(_search_summary(result, rows, plan_objectives(state["plan"])), portfolio)
     run.write_json(RunFolder.SEARCH, summary)
     run.event("optimize", "search finished", **summary)
     decision = decide(summary, config.optimizer.max_crash_share)
@@ -340,8 +345,9 @@ def _trial_runner(stack: ExitStack, state: dict, n_workers: int):
     return run_in_sandbox
 
 
-def _search_summary(result, rows: list[dict]) -> dict:
+def _search_summary(result, rows: list[dict], extras: list[str]) -> dict:
     failed = sum(v for k, v in result.status_counts.items() if k != "success")
+    several = {"objectives": extras, "front": front(trial_points(rows, extras), extras)} if extras else {}
     return {
         "incumbent": result.incumbent,
         "incumbent_loss": result.incumbent_loss,
@@ -351,6 +357,7 @@ def _search_summary(result, rows: list[dict]) -> dict:
         "stopped_by": result.stopped_by,
         "failed_share": round(failed / max(1, result.n_trials), 3),
         "workers": sorted({row["worker"] for row in rows if row.get("worker")}),
+        **several,
     }
 
 

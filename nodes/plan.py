@@ -64,6 +64,19 @@ def builtin_plan(profile: Profile, config: RunConfig) -> Plan:
         "portfolio": template.portfolio(profile, families),
         "validation": validation,
         "rationale": " ".join(rationale),
+        **objectives_of_config(config),
+    }
+
+
+def objectives_of_config(config: RunConfig) -> dict:
+    """The plan's objectives and rule when the config names several objectives (the
+    single-objective plan is left as it was)."""
+    if not config.extra_objectives:
+        return {}
+    return {
+        "objectives": config.extra_objectives,
+        "select": config.select,
+        "objectives_reason": "set in the config",
     }
 
 

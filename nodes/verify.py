@@ -126,7 +126,7 @@ def verify_train(
         outcome = sandbox.call(
             "train", timeout=timeout, module=path, data=SANDBOX_VERIFY_DATA, config=config, seed=0, info=info
         )
-        problem = train_result_problem(outcome.result) if outcome.ok else outcome.describe()
+        problem = train_result_problem(outcome.result, info.get("objectives", ())) if outcome.ok else outcome.describe()
         if problem is None:
             report.add(
                 f"train on {label} configuration", True, f"loss {outcome.result['loss']:.4f} in {outcome.elapsed:.2f} s"

@@ -40,6 +40,8 @@ def module_name(relative: str) -> str:
         ("tasks", r'"classification",\s*"regression",\s*"forecasting"', "tools/vocabulary.py"),
         ("modalities", r'"tabular",\s*"image",\s*"text"', "tools/vocabulary.py"),
         ("components", r'"configspace",\s*"train",\s*"scenario"', "tools/vocabulary.py"),
+        ("objectives", r'"train_seconds",\s*"predict_latency"', "tools/vocabulary.py"),
+        ("selection rules", r'"knee",\s*"fastest_within"', "tools/vocabulary.py"),
         ("sandbox backends", r'"docker",\s*"process"', "sandbox/__init__.py"),
         ("tabular families", r'"extra_trees",\s*"linear",\s*"svm"', "tools/templates/tabular/spec.py"),
     ],

@@ -29,8 +29,9 @@ def _quoted(value: Any) -> str:
     return text if len(text) <= SHOWN else text[: SHOWN - 3] + "..."
 
 
-def train_result_problem(result: Any) -> str | None:
-    """Why a training result cannot be used (one line), or None when it can."""
+def train_result_problem(result: Any, objectives: list[str] | tuple = ()) -> str | None:
+    """Why a training result cannot be used (one line), or None when it can. `objectives`:
+    the run's extra objectives (tools/vocabulary.py OBJECTIVES), each a number >= 0 it must hold."""
     if not isinstance(result, dict) or "loss" not in result:
         return "train() must return a dict with a 'loss' key"
     loss = _number(result["loss"])
@@ -39,4 +40,16 @@ def train_result_problem(result: Any) -> str | None:
     for key in ("score", "score_std"):
         if result.get(key) is not None and _number(result[key]) is None:
             return f"train() returned an unusable {key} {_quoted(result[key])}: a finite number or nothing"
+    return objectives_problem(result, objectives, "train()")
+
+
+def objectives_problem(result: dict, objectives: list[str] | tuple, who: str) -> str | None:
+    """Why `result` lacks a usable value of one of `objectives` (one line), or None."""
+    for name in objectives:
+        if name not in result:
+            return f"{who} did not return {name!r}, an objective of this run: measure it and return it"
+        value = _number(result[name])
+        if value is None or not 0 <= value <= MAX_LOSS:
+            shown = _quoted(result[name])
+            return f"{who} returned an unusable {name} {shown}: a finite number from 0 to {MAX_LOSS:g}"
     return None

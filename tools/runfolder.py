@@ -64,6 +64,7 @@ class RunFolder:
     METRICS = "metrics.json"
     REPORT = "report.md"
     TRIALS_PLOT = "report_trials.png"
+    FRONT_PLOT = "report_front.png"  # a multi-objective run's front
     EVENTS = "events.jsonl"
     CHECKPOINTS = "checkpoints.sqlite"
     RUN_ID = "run_id"  # the run's thread when its checkpoints are in PostgreSQL

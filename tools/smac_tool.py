@@ -32,6 +32,7 @@ from smac import (
     Scenario,
 )
 from smac.acquisition.maximizer import LocalSearch
+from smac.multi_objective.parego import ParEGO
 from smac.runhistory import RunHistory
 from smac.runhistory.dataclasses import TrialInfo, TrialValue
 from smac.runhistory.enumerations import StatusType
@@ -42,6 +43,10 @@ from tools.scenario import ScenarioSpec
 from tools.vocabulary import FACADES
 
 log = logging.getLogger(__name__)
+
+# What a crashed trial costs on each extra objective (the loss's crash cost is the metric's):
+# worse than any real latency or size; SMAC scales objectives by the successful trials' range.
+OBJECTIVE_CRASH_COST = 1e9
 
 STATUS = {
     "success": StatusType.SUCCESS,
@@ -160,18 +165,24 @@ class SmacSearch:
         crash_cost: float,
         seed: int = 0,
         start: list[dict] | None = None,
+        objectives: list[str] | None = None,
     ):
         """`start`: configurations to try right after the space's default, in this order, before
-        SMAC's own initial design and its model-based search (a portfolio, cheapest first)."""
+        SMAC's own initial design and its model-based search (a portfolio, cheapest first).
+        `objectives`: what the loss is traded against (tools/vocabulary.py OBJECTIVES); each
+        trial's result must carry them, and SMAC searches them all (ParEGO)."""
         self.space, self.spec, self.crash_cost = space, spec, crash_cost
         self.start = list(start or [])
+        self.objectives = list(objectives or [])
         self.output_dir = Path(output_dir)
+        # A single-objective scenario is left exactly as it was, so stored runs still continue.
+        several = {"objectives": ["loss", *self.objectives]} if self.objectives else {}
         self.scenario = Scenario(
             configspace=space,
             name="search",
             output_directory=self.output_dir,
             deterministic=spec.deterministic,
-            crash_cost=crash_cost,
+            crash_cost=self._crash_costs() if self.objectives else crash_cost,
             n_trials=spec.n_trials,
             # The walltime is enforced by our loop across resumes; keeping it out of SMAC's
             # scenario lets a resumed run be given more time without a new scenario.
@@ -180,6 +191,7 @@ class SmacSearch:
             n_workers=1,  # parallelism is ours (one warm sandbox per worker), not SMAC's runner
             seed=seed,
             use_default_config=True,
+            **several,
         )
         self.smac, previous = self._facade_continuing()
         if previous is not None:
@@ -188,9 +200,16 @@ class SmacSearch:
 
     # ---- assembly ---------------------------------------------------------------------
 
+    def _crash_costs(self) -> list[float]:
+        return [self.crash_cost] + [OBJECTIVE_CRASH_COST] * len(self.objectives)
+
     def _facade(self):
         facade = SMAC_FACADES[self.spec.facade]
         kwargs: dict[str, Any] = {"overwrite": False, "logging_level": 40}
+        if self.objectives:
+            # ParEGO draws new weights for the objectives at every model-based proposal, so
+            # the search spreads along the front instead of one fixed blend of them.
+            kwargs["multi_objective_algorithm"] = ParEGO(self.scenario)
         if self.spec.facade == "hpo":
             kwargs["intensifier"] = facade.get_intensifier(self.scenario, max_config_calls=1)
             # The surrogate refit is SMAC's own per-trial cost (see FIELD-NOTES): refit after
@@ -363,13 +382,14 @@ class SmacSearch:
         return self.result(stopped_by, elapsed())
 
     def _tell(self, info: TrialInfo, outcome: CallOutcome, lock: threading.Lock) -> dict:
-        problem = train_result_problem(outcome.result) if outcome.ok else None
+        problem = train_result_problem(outcome.result, self.objectives) if outcome.ok else None
         if problem:  # the host's own check: the worker's ran where generated code could patch it
             outcome = CallOutcome("crashed", error=problem, elapsed=outcome.elapsed, where=outcome.where)
         result = outcome.result or {}
         ok = outcome.ok
+        costs = [float(result[name]) for name in ["loss", *self.objectives]] if ok else self._crash_costs()
         value = TrialValue(
-            cost=float(result["loss"]) if ok else self.crash_cost,
+            cost=costs if self.objectives else costs[0],
             time=outcome.elapsed,
             status=STATUS[outcome.status],
             additional_info={
@@ -386,7 +406,8 @@ class SmacSearch:
         return {
             "trial": number,
             "status": outcome.status,
-            "loss": value.cost,
+            "loss": costs[0],
+            **{name: cost if ok else None for name, cost in zip(self.objectives, costs[1:], strict=True)},
             "score": result.get("score"),
             "seconds": round(outcome.elapsed, 3),
             "budget": info.budget,
@@ -403,10 +424,10 @@ class SmacSearch:
                 continue
             name = value.status.name.lower()
             counts[name] = counts.get(name, 0) + 1
-        incumbent = self.smac.intensifier.get_incumbent()
+        incumbent = self._best_on_loss() if self.objectives else self.smac.intensifier.get_incumbent()
         loss = None
         if incumbent is not None:
-            cost = history.get_cost(incumbent)
+            cost = self._losses().get(incumbent) if self.objectives else history.get_cost(incumbent)
             loss = float(cost) if cost is not None and cost < self.crash_cost else None
             if loss is None:
                 incumbent = None
@@ -419,6 +440,21 @@ class SmacSearch:
             stopped_by=stopped_by,
         )
 
+    def _losses(self) -> dict[Configuration, float]:
+        """Each successful configuration's loss, the first objective (several objectives)."""
+        history = self.smac.runhistory
+        return {
+            history.get_config(key.config_id): float(value.cost[0])
+            for key, value in history.items()
+            if value.status == StatusType.SUCCESS
+        }
+
+    def _best_on_loss(self) -> Configuration | None:
+        """With several objectives SMAC keeps a front, not an incumbent: the lowest loss stands
+        in for it (deploy picks from the front by the run's rule)."""
+        losses = self._losses()
+        return min(losses, key=losses.get) if losses else None
+
     def trials(self) -> list[dict]:
         """Every finished trial from SMAC's run history (the authoritative record)."""
         history = self.smac.runhistory
@@ -427,12 +463,15 @@ class SmacSearch:
         for number, (key, value) in enumerate(finished, start=1):
             config = history.get_config(key.config_id)
             info = value.additional_info or {}
+            costs = list(value.cost) if self.objectives else [value.cost]
+            ok = value.status == StatusType.SUCCESS
             rows.append(
                 {
                     "trial": number,
                     "config_id": key.config_id,
                     "status": value.status.name.lower(),
-                    "loss": value.cost,
+                    "loss": costs[0],
+                    **{name: c if ok else None for name, c in zip(self.objectives, costs[1:], strict=True)},
                     "score": info.get("score"),
                     "score_std": info.get("score_std"),
                     "seconds": value.time,

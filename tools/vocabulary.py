@@ -34,6 +34,15 @@ FACADES = ("hpo", "multi_fidelity", "blackbox", "random")
 # What kind of data a loader returns; a task template recognises its own.
 MODALITIES = ("tabular", "image", "text", "timeseries")
 
+# What a run may trade its metric against (objectives after the first, which is the metric),
+# each measured inside the sandbox by the training function and minimised:
+# train_seconds: seconds of the trial's cross-validation; predict_latency: milliseconds to
+# predict 1,000 rows (timed on a held-out fold); model_size: bytes of the pickled model.
+OBJECTIVES = ("train_seconds", "predict_latency", "model_size")
+# How deploy picks one model from the front (graph/config.py validates them, tools/pareto.py
+# applies them); fastest_within and max take a value: {fastest_within: 0.005}, {max: {...}}.
+SELECT_RULES = ("best", "knee", "fastest_within", "max")
+
 # The three generated pieces of a search.
 COMPONENTS = ("configspace", "train", "scenario")
 
@@ -47,8 +56,10 @@ __all__ = [
     "METRICS",
     "METRICS_BY_TASK",
     "MODALITIES",
+    "OBJECTIVES",
     "REGRESSION_METRICS",
     "SCORE_METRICS",
+    "SELECT_RULES",
     "TASKS",
     "higher_is_better",
     "metric_misfit",

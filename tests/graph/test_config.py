@@ -111,3 +111,46 @@ def test_cli_missing_config_file(tmp_path, capsys):
 def test_cli_resume_without_a_run(tmp_path, capsys):
     code, err = _cli(tmp_path, capsys, "dataset:\n  name: iris\n", "--resume")
     assert code == 2 and "--resume: no run of 'run'" in err
+
+
+MULTI = {**IRIS, "objectives": ["accuracy", "predict_latency"]}
+
+
+def test_objectives_make_the_first_the_metric_and_the_rule_is_parsed():
+    config = parse_config({**MULTI, "select": {"fastest_within": 0.005}})
+    assert config.metric == "accuracy" and config.extra_objectives == ["predict_latency"]
+    assert config.rule().name == "fastest_within" and config.rule().within == 0.005
+    bounded = parse_config({**MULTI, "select": {"max": {"predict_latency": 10}}})
+    assert bounded.rule().bounds == {"predict_latency": 10.0}
+    assert parse_config(IRIS).extra_objectives == [] and parse_config(IRIS).rule().name == "best"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({**IRIS, "objectives": []}, "objectives: name the metric first"),
+        ({**IRIS, "objectives": ["predict_latency"]}, "objectives: the first is the run's metric"),
+        ({**IRIS, "objectives": ["accuracy", "latency"]}, "objectives: 'latency' is not an objective"),
+        ({**IRIS, "objectives": ["accuracy", "model_size", "model_size"]}, "objectives: 'model_size' is named twice"),
+        ({**MULTI, "metric": "f1_macro"}, "objectives: the first, 'accuracy', must be the run's metric 'f1_macro'"),
+        ({**IRIS, "select": "knee"}, "select: knee needs a second objective"),
+        ({**MULTI, "select": "fast"}, "select: expected best, knee, {fastest_within: D}"),
+        ({**MULTI, "select": {"fastest_within": -1}}, "select.fastest_within: a metric difference of 0 or more"),
+        ({**MULTI, "select": {"max": {"model_size": 5}}}, "select.max: 'model_size' is not an objective of this run"),
+        ({**MULTI, "select": {"max": {"predict_latency": "fast"}}}, "select.max.predict_latency: a bound of 0"),
+        (
+            {"dataset": {"name": "iris", "task": "classification"}, "objectives": ["r2", "model_size"]},
+            "metric: 'r2' does not fit a classification task",
+        ),
+    ],
+)
+def test_bad_objectives_and_rules_name_the_field(data, expected):
+    with pytest.raises(ConfigError) as error:
+        parse_config(data)
+    assert expected in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_objectives_can_be_set_on_the_command_line():
+    config = parse_config(IRIS, ["objectives=[accuracy, model_size]", "select={max: {model_size: 2000000}}"])
+    assert config.extra_objectives == ["model_size"] and config.rule().bounds == {"model_size": 2e6}

@@ -651,3 +651,30 @@ def test_a_weak_llm_space_ends_no_worse_than_the_builtin_portfolio(tmp_path, run
     pd.read_csv(tmp_path / "iris_test.csv").drop(columns="target").head(5).to_csv(rows, index=False)
     predicted = run_predict(run_dir, rows, "--backend", "process")
     assert predicted.returncode == 0, predicted.stderr[-2000:]
+
+
+def test_the_planner_proposes_objectives_from_the_users_words(tmp_path, api_key):
+    """ "Must predict in under 10 ms" becomes a latency objective and a bound, recorded with its
+    reason; an invalid proposal is dropped with a note; objectives in the config win."""
+    from nodes.plan import plan
+
+    bounded = plan_answer(
+        objectives=["predict_latency"],
+        select={"max": {"predict_latency": 10}},
+        objectives_reason="The user needs predictions in under 10 ms.",
+    )
+    invalid = plan_answer(objectives=["latency"], select="knee")
+    agents = correct_agents(plan=[bounded, invalid, bounded])
+    with ScriptedLLMServer(agents) as server:
+        state = start_run(tmp_path / "a", server, objective="classify iris; it must predict in under 10 ms")
+        decided = plan(state)["plan"]
+        assert "objectives" in agents.prompt("plan", 1) and "under 10 ms" in agents.prompt("plan", 1)
+        dropped = plan(start_run(tmp_path / "b", server))["plan"]
+        fixed = plan(start_run(tmp_path / "c", server, objectives=["accuracy", "model_size"]))["plan"]
+    assert decided["objectives"] == ["predict_latency"] and decided["select"] == {"max": {"predict_latency": 10}}
+    assert decided["objectives_reason"] == "LLM planner: The user needs predictions in under 10 ms."
+    assert read_json(Path(state["run_dir"]) / "plan.json")["objectives"] == ["predict_latency"]
+    assert "objectives" not in dropped and "the proposed objectives were dropped" in dropped["rationale"]
+    assert "'latency' is not an objective" in dropped["rationale"]
+    assert fixed["objectives"] == ["model_size"] and fixed["select"] == "best"
+    assert "objectives are the config's" in fixed["corrections"]

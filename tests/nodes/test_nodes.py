@@ -178,3 +178,21 @@ def test_optimize_stops_a_trial_at_the_search_walltime(tmp_path):
     assert search["stopped_by"] == "walltime" and search["status_counts"] == {"timeout": 1}
     rows = list(csv.DictReader(open(tmp_path / "iris" / "trials.csv")))
     assert "stopped at the search walltime (3 s of 3 s)" in rows[0]["error"]
+
+
+def test_verify_rejects_a_train_without_a_requested_objective(tmp_path):
+    config = parse_config(
+        {**_config(), "objectives": ["accuracy", "predict_latency", "model_size"], "select": "knee"}
+    ).model_dump(mode="json")
+    state = {"config": config, "run_dir": str(tmp_path / "iris")}
+    state = _coded({**state, **initialize(state)})
+    out = verify(state)  # the built-in template measures both inside the sandbox
+    assert out["reports"]["train"]["status"] == "passed", out["reports"]["train"]
+    (tmp_path / "iris" / "code" / "attempts" / "train-1.py").write_text(
+        "def train(config, data, seed=0, budget=None):\n    return {'loss': 0.1, 'predict_latency': 1.0}\n"
+        "def fit(config, data, seed=0):\n    return None\n"
+        "def predict(model, X):\n    return [0] * len(X)\n"
+    )
+    out = verify(state)
+    assert out["reports"]["train"]["status"] == "failed"
+    assert "train() did not return 'model_size', an objective of this run" in out["reports"]["train"]["error"]

@@ -61,3 +61,55 @@ def test_a_scenario_asking_for_more_than_the_config_is_held_to_it():
     ]
     modest = ScenarioSpec(n_trials=3, walltime=10, n_workers=1)
     assert hold_to_budget(modest, 4, 30, 2) == (modest, [])
+
+
+@pytest.mark.parametrize(
+    ("result", "problem"),
+    [
+        ({"loss": 0.1, "predict_latency": 2.5, "model_size": 4096}, None),
+        ({"loss": 0.1, "predict_latency": 2.5}, "did not return 'model_size', an objective of this run"),
+        ({"loss": 0.1, "predict_latency": -1, "model_size": 1}, "unusable predict_latency -1"),
+        ({"loss": 0.1, "predict_latency": float("nan"), "model_size": 1}, "unusable predict_latency nan"),
+        ({"loss": 0.1, "predict_latency": "fast", "model_size": 1}, "unusable predict_latency 'fast'"),
+    ],
+)
+def test_each_requested_objective_is_checked_on_the_host(result, problem):
+    found = train_result_problem(result, ["predict_latency", "model_size"])
+    assert found is None if problem is None else problem in found
+
+
+def test_a_multi_objective_search_keeps_every_objective_across_a_resume(small_space, tmp_path):
+    """Real SMAC on two objectives (ParEGO): each trial's costs are in the run history, a
+    result without an objective crashes its trial, and a new search on the same folder (a
+    resumed run) reads every objective of the finished trials back."""
+
+    calls = []
+
+    def evaluate(worker, config, seed, budget, seconds_left):
+        calls.append(config)
+        if len(calls) == 2:
+            return CallOutcome("success", result={"loss": 0.1}, elapsed=0.01)  # no latency: crashed
+        fast = config["model"] == "ridge"
+        loss = 0.3 if fast else 0.2 + 0.01 * config["tree:max_depth"]
+        latency = 1.0 if fast else float(config["tree:max_depth"])
+        return CallOutcome("success", result={"loss": loss, "predict_latency": latency}, elapsed=0.01)
+
+    spec = ScenarioSpec(n_trials=6, facade="hpo")
+    search = SmacSearch(small_space, spec, tmp_path, crash_cost=2.0, objectives=["predict_latency"])
+    search.run(evaluate)
+    before = search.trials()
+    assert len(before) == 6 and all("predict_latency" in row for row in before)
+    assert [row["status"] for row in before].count("crashed") == 1
+    for row in before:
+        if row["status"] == "success":
+            assert row["predict_latency"] == (1.0 if row["config.model"] == "ridge" else row["config.tree:max_depth"])
+        else:
+            assert row["predict_latency"] is None and "model_size" not in row
+    assert search.result().incumbent_loss == min(r["loss"] for r in before if r["status"] == "success")
+
+    resumed = SmacSearch(
+        small_space, spec.model_copy(update={"n_trials": 9}), tmp_path, crash_cost=2.0, objectives=["predict_latency"]
+    )
+    assert resumed.trials()[:6] == before  # the scenario grew: replayed into a new run, objectives intact
+    resumed.run(evaluate)
+    assert len(resumed.trials()) == 9

@@ -1,7 +1,8 @@
 """The run report: a person reading report.md understands what happened without the code.
 
 `write_report` is its one author; the sections it puts together live beside it (the
-agents' attempts and LLM use in `agents.py`, a forecast's baselines in `forecast.py`).
+agents' attempts and LLM use in `agents.py`, a forecast's baselines in `forecast.py`, a
+multi-objective run's front in `front.py`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from sandbox import isolates
 from tools.report.agents import attempts_section, llm_section
 from tools.report.forecast import baselines_section
+from tools.report.front import front_section
 from tools.runfolder import RunFolder
 
 
@@ -183,6 +185,7 @@ def write_report(
         lines += ["", f"![trials]({plot})"]
     lines += ["", "Best single configuration:", "", "```json", json.dumps(search["incumbent"], indent=2), "```", ""]
     lines += ensemble_section(metric, metrics.get("ensemble"))
+    lines += front_section(run, metrics)
     if recodes:
         lines += [
             f"The training function went back to its coder {recodes} time(s) because "

@@ -11,6 +11,7 @@ Written by the built-in coder from an expert template. Contract (checked by the 
     predict_proba(model, X) -> probabilities   classes in sorted order, or None
 """
 
+import pickle
 import time
 
 import numpy as np
@@ -237,12 +238,44 @@ def _out_of_fold(cv, X, y, info):
     return oof
 
 
+LATENCY_REPEATS = 3  # the fastest of a few timings: the machine is shared, noise only adds
+LATENCY_ROWS = 1000  # one batch of this many rows is timed
+
+
+def _latency_ms_per_1000(model, X, rows):
+    """Milliseconds to predict 1,000 rows, timed on a batch of rows the model did not see
+    (repeated to 1,000 when the fold is smaller: a call's fixed cost is not a row's cost)."""
+    batch = np.resize(np.asarray(rows), LATENCY_ROWS)
+    X_rows = X.iloc[batch] if hasattr(X, "iloc") else X[batch]
+    best = float("inf")
+    for _ in range(LATENCY_REPEATS):
+        started = time.perf_counter()
+        predict(model, X_rows)
+        best = min(best, time.perf_counter() - started)
+    return best * 1000 * 1000 / LATENCY_ROWS
+
+
+def _costs(cv, X, objectives):
+    """The run's extra objectives, measured here in the sandbox: predict_latency on each
+    fold's held-out rows (the median over folds), model_size as the bytes of the first fold's
+    pickled model (fitted on most of the rows, as the deployed one is on all of them)."""
+    costs = {}
+    if "predict_latency" in objectives:
+        folds = zip(cv["estimator"], cv["indices"]["test"], strict=True)
+        costs["predict_latency"] = float(np.median([_latency_ms_per_1000(m, X, rows) for m, rows in folds]))
+    if "model_size" in objectives:
+        costs["model_size"] = float(len(pickle.dumps(cv["estimator"][0], protocol=pickle.HIGHEST_PROTOCOL)))
+    return costs
+
+
 def train(config, data, seed=0, budget=None):
     info = data.info
     metric = info.get("metric", "accuracy" if info["task"] == "classification" else "r2")
+    objectives = list(info.get("objectives", []))  # what the run trades its metric against
     X = _with_text_filled(data.X, info.get("text_columns"))
     pipeline = build_pipeline(config, info, seed, budget, probabilities=metric in ("roc_auc", "log_loss"), X=X)
     started = time.perf_counter()
+    keep_models = budget is None or bool(objectives)
     cv = cross_validate(
         pipeline,
         X,
@@ -250,9 +283,10 @@ def train(config, data, seed=0, budget=None):
         cv=_folds(info, data.y, seed),
         scoring=_scorer(metric, info),
         error_score="raise",
-        return_estimator=budget is None,
-        return_indices=budget is None,
+        return_estimator=keep_models,
+        return_indices=keep_models,
     )
+    train_seconds = time.perf_counter() - started
     scores = cv["test_score"]
     score = float(np.mean(scores))
     if metric in ERRORS:
@@ -265,9 +299,10 @@ def train(config, data, seed=0, budget=None):
         "score": score,
         "score_std": float(np.std(-scores if metric in ERRORS else scores)),
         "fold_scores": [float(s) for s in (-scores if metric in ERRORS else scores)],
-        "train_seconds": time.perf_counter() - started,
+        "train_seconds": train_seconds,
         # Full-fidelity trials only: an ensemble is built from models as they are deployed.
         "oof": _out_of_fold(cv, X, data.y, info).tolist() if budget is None else None,
+        **_costs(cv, X, objectives),
     }
 
 
