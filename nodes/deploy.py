@@ -302,6 +302,15 @@ def save_metrics(state: dict, run: RunFolder, metrics: dict, sealed: dict, membe
         run.write_json(RunFolder.METRICS, metrics)
 
 
+def what_to_refit(state: dict, run: RunFolder, choice: dict | None, sandboxes: int) -> tuple[dict | None, str, list]:
+    """(the ensemble or None, the incumbent's training module, the members to refit): an
+    ensemble when it beats the single best on CV (never for a pick from a front)."""
+    ensemble = None if choice else choose_ensemble(state, run, refit_budget(state, run), sandboxes)
+    module = state["search"].get("incumbent_module", SANDBOX_FINAL_TRAIN)
+    single = [{"config": state["search"]["incumbent"], "weight": 1.0, "module": module}]
+    return ensemble, module, ensemble["members"] if ensemble else single
+
+
 def deploy(state: dict) -> dict:
     choice = choose_from_front(state)
     state = as_incumbent(state, choice)
@@ -309,11 +318,7 @@ def deploy(state: dict) -> dict:
     with open(run.sealed_test, "rb") as fh:
         sealed = pickle.load(fh)
     sandboxes = run_config(state).optimizer.workers
-    ensemble = None if choice else choose_ensemble(state, run, refit_budget(state, run), sandboxes)
-    module = state["search"].get("incumbent_module", SANDBOX_FINAL_TRAIN)
-    members = (
-        ensemble["members"] if ensemble else [{"config": state["search"]["incumbent"], "weight": 1.0, "module": module}]
-    )
+    ensemble, module, members = what_to_refit(state, run, choice, sandboxes)
     results, refit_seconds = refit_and_predict(state, run, sealed["X"], members, sandboxes, measure=bool(choice))
     classes = run.read_json(RunFolder.MODEL_INPUTS)["classes"]
     if ensemble:
