@@ -244,10 +244,12 @@ def summarise(runs: dict[str, list[list[dict]]], trials: int, size: int) -> list
     """One row per variant and block (and overall): median over repeats of the mean seconds."""
     rows = []
     for name, repeats in runs.items():
+        for trial in (t for r in repeats for t in r):
+            trial["other"] = trial["total"] - sum(trial[p] for p in PARTS)
         spans = [*blocks(trials, size), (0, trials)]
         for first, last in spans:
             row = {"variant": name, "trials": f"{first + 1}-{last}" if (first, last) != (0, trials) else "all"}
-            for part in ("total", *PARTS, "cpu"):
+            for part in ("total", *PARTS, "other", "cpu"):
                 row[part] = statistics.median(statistics.fmean(t[part] for t in r[first:last]) for r in repeats)
             row["worst"] = statistics.median(max(t["total"] for t in r[first:last]) for r in repeats)
             row["best loss"] = statistics.median(min(t["loss"] for t in r[:last]) for r in repeats)
@@ -262,11 +264,11 @@ def print_table(rows: list[dict], setups: dict[str, list[float]], repeats: int, 
     print("| optimizer | trials | s/trial | ask | tell | save | other | cpu | slowest trial s | best loss so far |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
-        other = row["total"] - sum(row[p] for p in PARTS)
         trials = f"**{row['trials']}**" if row["trials"] == "all" else row["trials"]
         print(
             f"| {row['variant']} | {trials} | {row['total']:.3f} | {row['ask']:.3f} | {row['tell']:.3f} "
-            f"| {row['save']:.3f} | {other:.3f} | {row['cpu']:.3f} | {row['worst']:.2f} | {row['best loss']:.4f} |"
+            f"| {row['save']:.3f} | {row['other']:.3f} | {row['cpu']:.3f} | {row['worst']:.2f} "
+            f"| {row['best loss']:.4f} |"
         )
     print()
     for name, values in setups.items():
