@@ -3,8 +3,8 @@
 Each optimizer worker owns one sandbox for the whole search: a thread of this process, or
 with `optimizer.dask` a Dask worker (tools/dask_trials.py). A trial that times out,
 runs out of memory or crashes is told to SMAC with that status and the crash cost, and
-the search goes on. Killing the process loses no finished trial: SMAC's run history is
-saved after every trial and a resumed run continues from it.
+the search goes on. Killing the process loses no finished trial: each is in the search's
+journal before it is reported, and a resumed run continues from it (tools/smac_tool.py).
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 SMAC is driven through ask/tell rather than `optimize()` so that the sandbox decides a
 trial's status (TIMEOUT, MEMORYOUT, CRASHED are SMAC's own words), so that several warm
 sandboxes can evaluate in parallel, and so that a killed run continues where it stopped:
-SMAC saves its run history after every `tell`, and with `overwrite=False` a new process
-with the same scenario picks it up (DESIGN.md, principle 5).
+every trial told to SMAC is appended at once to a journal beside SMAC's files, SMAC's own
+files (the whole run history, rewritten each time) are written every so often and at the
+end, and a new process with the same scenario loads them (`overwrite=False`) and tells SMAC
+the journal's later trials (DESIGN.md, principle 5).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from smac import (
     Scenario,
 )
 from smac.acquisition.maximizer import LocalSearch
+from smac.model.random_forest import RandomForest
 from smac.multi_objective.parego import ParEGO
 from smac.runhistory import RunHistory
 from smac.runhistory.dataclasses import TrialInfo, TrialValue
@@ -124,6 +127,31 @@ def repeatable(maximizer):
     return maximizer
 
 
+def surrogate(scenario: Scenario) -> RandomForest:
+    """The random forest of SMAC's HPO and multi-fidelity facades (`get_model`'s settings),
+    with two of its constructor's arguments changed that cost time, not model quality.
+    `max_leaf_nodes`: SMAC's 2**20 never binds on a few hundred points, but it makes
+    scikit-learn grow each tree best-first into a buffer sized for 2**21 nodes (~0.1 s a
+    tree, a second a refit); None grows the same kind of tree depth-first. `n_jobs`: SMAC's
+    -1 starts a thread pool for every prediction of ten small trees (~10 ms each, and SMAC
+    predicts each evaluated configuration separately at every refit); one thread does it
+    in a fraction of that and leaves the cores to the trials."""
+    return RandomForest(
+        scenario.configspace,
+        log_y=True,
+        n_trees=10,
+        bootstrapping=True,
+        ratio_features=1.0,
+        min_samples_split=2,
+        min_samples_leaf=1,
+        max_depth=2**20,
+        instance_features=scenario.instance_features,
+        seed=scenario.seed,
+        max_leaf_nodes=None,
+        n_jobs=1,
+    )
+
+
 # evaluate(worker, config, seed, budget, seconds_left) -> CallOutcome; `worker` picks a warm
 # sandbox, and a trial should be stopped after `seconds_left` (what remains of the walltime).
 Evaluate = Callable[[int, dict, int, float | None, float], CallOutcome]
@@ -150,6 +178,61 @@ class _StoredRunDiffers(Exception):
 
 class SearchStateError(RuntimeError):
     """SMAC's saved state cannot be read; the message names the file and what to do."""
+
+
+def _readable(path: Path) -> bool:
+    try:
+        json.loads(path.read_text())
+    except ValueError:
+        return False
+    return True
+
+
+def _finished(history: RunHistory) -> list[tuple[TrialInfo, TrialValue]]:
+    """The finished trials of a run history, in the order SMAC stored them."""
+    return [
+        (TrialInfo(config=history.get_config(k.config_id), instance=k.instance, seed=k.seed, budget=k.budget), v)
+        for k, v in history.items()
+        if v.status != StatusType.RUNNING
+    ]
+
+
+def _jsonable(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else str(value)
+
+
+def _append(path: Path, entry: dict) -> None:
+    """One journal line. A kill mid-write leaves a torn last line, which is not a finished
+    trial yet (it has not been reported) and is dropped on resume."""
+    with open(path, "a") as fh:
+        fh.write(json.dumps(entry, default=_jsonable) + "\n")
+
+
+def _write_lines(path: Path, entries: list[dict]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(entry, default=_jsonable) + "\n" for entry in entries))
+    tmp.replace(path)  # atomic: a kill never leaves half a journal
+
+
+def _read_journal(path: Path, repair: bool = False) -> list[dict]:
+    """The journal's entries. Only its last line can be torn (by a kill mid-append): it is
+    dropped, and with `repair` the file is rewritten without it so that appends go on from
+    a whole line. Any other unreadable line is a SearchStateError naming the file."""
+    text = path.read_text()
+    lines = text.splitlines()
+    entries = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            if number < len(lines):
+                raise SearchStateError(
+                    f"{path} line {number} is unreadable; remove {path.parent} to start this search afresh"
+                ) from None
+            log.warning("%s: a torn last line (a kill mid-write) is dropped", path)
+    if repair and (len(entries) < len(lines) or (text and not text.endswith("\n"))):
+        _write_lines(path, entries)
+    return entries
 
 
 def _target_placeholder(config, seed: int = 0, budget: float | None = None) -> float:
@@ -193,10 +276,10 @@ class SmacSearch:
             use_default_config=True,
             **several,
         )
-        self.smac, previous = self._facade_continuing()
-        if previous is not None:
-            self._replay(previous)
         self._progress_file = self.output_dir / "progress.json"
+        self._saved_at, self._save_seconds = 0.0, 0.0
+        self.smac = self._facade_continuing()
+        self._catch_up()
 
     # ---- assembly ---------------------------------------------------------------------
 
@@ -222,6 +305,8 @@ class SmacSearch:
             kwargs["acquisition_maximizer"] = repeatable(facade.get_acquisition_maximizer(self.scenario))
         if self.spec.facade == "multi_fidelity":
             kwargs["intensifier"] = facade.get_intensifier(self.scenario, eta=3)
+        if issubclass(facade, HyperparameterOptimizationFacade):  # its random forest, multi-fidelity's too
+            kwargs["model"] = surrogate(self.scenario)
         if self.spec.facade != "random":
             kwargs["initial_design"] = start_strong(facade.get_initial_design(self.scenario, **self._design_size()))
         return facade(self.scenario, _target_placeholder, **kwargs)
@@ -243,73 +328,138 @@ class SmacSearch:
         return start_configurations(self.space, self.start)[1:]  # the default runs first anyway
 
     def _facade_continuing(self):
-        """The facade, continuing a stored run; returns (facade, folder of a replaced run).
+        """The facade, continuing a stored run.
 
         When the stored scenario or facade differs from this one (say, more trials), SMAC
         asks on stdin what to do, which dies without a terminal (FIELD-NOTES). We answer
-        instead: keep the old folder beside the new one and replay its trials into the new
-        run. SMAC makes the comparison itself, with the facade's components included.
+        instead: keep the old folder beside the new one, and start the new one with the old
+        run's trials in its journal, which _catch_up tells SMAC. SMAC makes the comparison
+        itself, with the facade's components included.
         """
-        self._restore_saved_state()
+        self._recover_state()
         try:
             with patch("builtins.input", side_effect=_StoredRunDiffers):
-                return self._facade(), None
+                return self._facade()
         except _StoredRunDiffers:
-            stored = self.output_dir / "search" / str(self.scenario.seed)
+            stored = self._state_folder
+            entries = self._recorded_trials(stored)
             aside = stored.with_name(f"{stored.name}-previous-{int(time.time() * 1000)}")
             shutil.move(stored, aside)
+            stored.mkdir()
+            _write_lines(stored / self.JOURNAL, entries)
             log.warning("the stored SMAC run used another scenario; replaying its trials into a new one")
-            return self._facade(), aside
+            return self._facade()
 
-    # SMAC rewrites these in place after every trial: a kill mid-write tears one. A copy of
-    # each, taken after every complete save, is what a resume falls back to.
+    # SMAC's own state, each file rewritten in place when SMAC saves: a kill mid-write tears one.
     STATE_FILES = ("runhistory.json", "intensifier.json", "optimization.json")
+    # Every trial told to SMAC, one JSON line each, appended at once: the record a resume
+    # trusts. SMAC's files are a snapshot of it, written every so often (see _save_due).
+    JOURNAL = "journal.jsonl"
+    # Writing SMAC's files costs time that grows with the run history (the whole history is
+    # rewritten each time); they are written again once this share of the time since the last
+    # write has been spent on writing them, so at most this share of the search goes to them.
+    SAVE_SHARE = 0.05
 
     @property
     def _state_folder(self) -> Path:
         return self.output_dir / "search" / str(self.scenario.seed)
 
     def _save(self) -> None:
+        started = time.monotonic()
         self.smac.optimizer.save()
-        for name in self.STATE_FILES:
-            source = self._state_folder / name
-            if source.exists():
-                tmp = self._state_folder / f".{name}.tmp"
-                shutil.copyfile(source, tmp)
-                tmp.replace(self._state_folder / f"{name}.saved")
+        self._saved_at = time.monotonic()
+        self._save_seconds = self._saved_at - started
 
-    def _restore_saved_state(self) -> None:
-        """Put back the last complete copy of a torn state file; a torn file with no copy is
-        one line naming it (SearchStateError), never a stranded run."""
-        for name in self.STATE_FILES:
-            path = self._state_folder / name
-            if not path.exists():
-                continue
-            try:
-                json.loads(path.read_text())
-            except ValueError:
-                saved = self._state_folder / f"{name}.saved"
-                if not saved.exists():
-                    raise SearchStateError(
-                        f"{path} is unreadable (torn by a kill?) and has no saved copy; "
-                        f"remove {self._state_folder} to start this search afresh"
-                    ) from None
-                shutil.copyfile(saved, path)
-                log.warning("%s was unreadable (torn by a kill?): its last complete copy is used", path)
+    def _save_due(self) -> bool:
+        return time.monotonic() - self._saved_at >= self._save_seconds / self.SAVE_SHARE
 
-    def _replay(self, previous: Path) -> None:
+    def _recover_state(self) -> None:
+        """A SMAC file torn by a kill mid-write: SMAC's files are put aside (`*.torn`) and the
+        run is rebuilt from the journal. A run from before the journal falls back to the copy
+        it kept of each file (`*.saved`); a torn file with neither is one line naming it
+        (SearchStateError), never a stranded run."""
+        folder = self._state_folder
+        torn = [name for name in self.STATE_FILES if (folder / name).exists() and not _readable(folder / name)]
+        if not torn:
+            return
+        if (folder / self.JOURNAL).exists():
+            for name in self.STATE_FILES:
+                if (folder / name).exists():
+                    (folder / name).replace(folder / f"{name}.torn")
+            log.warning("%s unreadable (torn by a kill?): SMAC's state is rebuilt from the journal", ", ".join(torn))
+            return
+        for name in torn:
+            saved = folder / f"{name}.saved"
+            if not saved.exists():
+                raise SearchStateError(
+                    f"{folder / name} is unreadable (torn by a kill?) and has no saved copy; "
+                    f"remove {folder} to start this search afresh"
+                )
+            shutil.copyfile(saved, folder / name)
+            log.warning("%s was unreadable (torn by a kill?): its last complete copy is used", folder / name)
+
+    def _catch_up(self) -> None:
+        """Tell SMAC the finished trials its files lack, then write them.
+
+        SMAC's files hold the journal's first `finished` trials (they are written after the
+        journal), so the rest are told: none when the files are up to date, all when they were
+        torn and put aside or the run replaces one with another scenario. A run from before
+        the journal gets one written from SMAC's run history."""
+        journal = self._state_folder / self.JOURNAL
+        entries = _read_journal(journal, repair=True) if journal.exists() else []
+        if len(entries) < self.finished:
+            _write_lines(journal, [self._entry(info, value) for info, value in _finished(self.smac.runhistory)])
+            return
+        missing = entries[self.finished :]
+        for entry in missing:
+            self._tell_entry(entry)
+        if missing:
+            self._save()
+
+    def _recorded_trials(self, folder: Path) -> list[dict]:
+        """A stored run's finished trials, as journal entries: its journal, or for a run from
+        before the journal, its run history."""
+        if (folder / self.JOURNAL).exists():
+            return _read_journal(folder / self.JOURNAL)
         old = RunHistory()
         try:
-            old.load(previous / "runhistory.json", self.space)
+            old.load(folder / "runhistory.json", self.space)
         except Exception as exc:  # noqa: BLE001 - e.g. a different configuration space
             log.warning("could not replay the previous SMAC run (%s); starting afresh", exc)
-            return
-        for key, value in old.items():
-            info = TrialInfo(
-                config=old.get_config(key.config_id), instance=key.instance, seed=key.seed, budget=key.budget
-            )
-            self.smac.tell(info, value, save=False)
-        self.smac.optimizer.save()
+            return []
+        return [self._entry(info, value) for info, value in _finished(old)]
+
+    @staticmethod
+    def _entry(info: TrialInfo, value: TrialValue) -> dict:
+        return {
+            "config": plain(info.config),
+            "origin": info.config.origin,
+            "instance": info.instance,
+            "seed": info.seed,
+            "budget": info.budget,
+            "cost": value.cost,
+            "time": value.time,
+            "cpu_time": value.cpu_time,
+            "status": int(value.status),
+            "starttime": value.starttime,
+            "endtime": value.endtime,
+            "additional_info": value.additional_info,
+        }
+
+    def _tell_entry(self, entry: dict) -> None:
+        config = Configuration(self.space, values=entry["config"])
+        config.origin = entry["origin"]
+        info = TrialInfo(config=config, instance=entry["instance"], seed=entry["seed"], budget=entry["budget"])
+        value = TrialValue(
+            cost=entry["cost"],
+            time=entry["time"],
+            cpu_time=entry["cpu_time"],
+            status=StatusType(entry["status"]),
+            starttime=entry["starttime"],
+            endtime=entry["endtime"],
+            additional_info=entry["additional_info"],
+        )
+        self.smac.tell(info, value, save=False)
 
     # ---- the search loop --------------------------------------------------------------
 
@@ -379,6 +529,8 @@ class SmacSearch:
                         on_trial(record)
                     if should_stop and stopped_by == "n_trials":
                         stopped_by = should_stop() or stopped_by
+        with lock:
+            self._save()  # SMAC's files whole at the end: nothing left for a resume to replay
         return self.result(stopped_by, elapsed())
 
     def _tell(self, info: TrialInfo, outcome: CallOutcome, lock: threading.Lock) -> dict:
@@ -401,7 +553,9 @@ class SmacSearch:
         )
         with lock:
             self.smac.tell(info, value, save=False)
-            self._save()
+            _append(self._state_folder / self.JOURNAL, self._entry(info, value))
+            if self._save_due():
+                self._save()
             number = self.finished
         return {
             "trial": number,

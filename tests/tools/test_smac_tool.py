@@ -148,15 +148,152 @@ def test_a_portfolio_larger_than_the_budget_is_cut_to_fit(space, tmp_path, n_tri
     assert search.trials()[0]["config.x"] == 3.0  # the default first, always
 
 
-@pytest.mark.parametrize("torn", ["runhistory.json", "intensifier.json", "optimization.json"])
-def test_a_torn_state_file_falls_back_to_its_last_complete_copy(space, tmp_path, torn):
+STATE_FILES = ["runhistory.json", "intensifier.json", "optimization.json"]
+
+
+def tried(search: SmacSearch) -> list[tuple]:
+    return [(r["config.x"], r["config.mode"], r["status"], r["loss"]) for r in search.trials()]
+
+
+@pytest.mark.parametrize("torn", STATE_FILES)
+def test_a_torn_state_file_is_rebuilt_from_the_journal(space, tmp_path, torn):
     spec = ScenarioSpec(n_trials=5)
-    SmacSearch(space, spec, tmp_path, crash_cost=100.0).run(evaluate)
+    first = SmacSearch(space, spec, tmp_path, crash_cost=100.0)
+    first.run(evaluate)
     state = tmp_path / "search" / "0"
     (state / torn).write_text((state / torn).read_text()[:40])  # a kill in the middle of a write
     again = SmacSearch(space, spec, tmp_path, crash_cost=100.0)
-    assert again.finished == 5 and again.run(evaluate).n_trials == 5
-    (state / torn).write_text("{")
-    (state / f"{torn}.saved").unlink()
-    with pytest.raises(SearchStateError, match=f"{torn} is unreadable .* has no saved copy; remove "):
+    assert again.finished == 5 and tried(again) == tried(first)
+    assert again.result().incumbent == first.result().incumbent
+    assert again.run(evaluate).n_trials == 5
+    assert (state / f"{torn}.torn").exists(), "the torn file is kept aside, not deleted"
+
+
+def test_trials_told_after_smacs_last_write_are_told_again_from_the_journal(space, tmp_path):
+    """SMAC's files are written every so often; a kill between two writes loses no trial."""
+    spec = ScenarioSpec(n_trials=6)
+    state = tmp_path / "search" / "0"
+    first = SmacSearch(space, spec, tmp_path, crash_cost=100.0)
+
+    def snapshot_at_3(record: dict) -> None:
+        if record["trial"] == 3:
+            first._save()
+            for name in STATE_FILES:
+                (state / f"{name}.at3").write_bytes((state / name).read_bytes())
+
+    first.run(evaluate, on_trial=snapshot_at_3)
+    for name in STATE_FILES:  # as if killed after trial 6 with SMAC's files last written at 3
+        (state / f"{name}.at3").replace(state / name)
+    again = SmacSearch(space, spec, tmp_path, crash_cost=100.0)
+    assert again.finished == 6 and tried(again) == tried(first)
+    assert again.run(evaluate).n_trials == 6, "nothing run twice"
+
+
+def test_a_torn_last_journal_line_is_dropped_and_the_journal_goes_on(space, tmp_path):
+    SmacSearch(space, ScenarioSpec(n_trials=5), tmp_path, crash_cost=100.0).run(evaluate)
+    journal = tmp_path / "search" / "0" / SmacSearch.JOURNAL
+    with open(journal, "a") as fh:
+        fh.write('{"config": {"x": 1.0, "mo')  # a kill in the middle of an append
+    again = SmacSearch(space, ScenarioSpec(n_trials=5), tmp_path, crash_cost=100.0)
+    assert again.finished == 5 and len(journal.read_text().splitlines()) == 5
+    assert again.run(evaluate).n_trials == 5
+    more = SmacSearch(space, ScenarioSpec(n_trials=7), tmp_path, crash_cost=100.0)
+    assert more.run(evaluate).n_trials == 7
+    assert [json.loads(line)["cost"] for line in journal.read_text().splitlines()] == [r["loss"] for r in more.trials()]
+
+
+def test_a_run_from_before_the_journal_keeps_its_trials(space, tmp_path):
+    """Runs saved by earlier versions have SMAC's files and `.saved` copies, no journal."""
+    spec = ScenarioSpec(n_trials=5)
+    first = SmacSearch(space, spec, tmp_path, crash_cost=100.0)
+    first.run(evaluate)
+    state = tmp_path / "search" / "0"
+    (state / SmacSearch.JOURNAL).unlink()
+    again = SmacSearch(space, spec, tmp_path, crash_cost=100.0)
+    assert again.finished == 5 and tried(again) == tried(first)
+    assert len((state / SmacSearch.JOURNAL).read_text().splitlines()) == 5, "a journal is written from SMAC's files"
+    (state / SmacSearch.JOURNAL).unlink()
+    (state / "intensifier.json.saved").write_bytes((state / "intensifier.json").read_bytes())
+    (state / "intensifier.json").write_text("{")
+    assert SmacSearch(space, spec, tmp_path, crash_cost=100.0).finished == 5, "the copy an old run kept is used"
+    (state / SmacSearch.JOURNAL).unlink()
+    (state / "runhistory.json").write_text("{")
+    with pytest.raises(SearchStateError, match="runhistory.json is unreadable .* has no saved copy; remove "):
         SmacSearch(space, spec, tmp_path, crash_cost=100.0)
+
+
+def test_smacs_files_are_not_rewritten_after_every_cheap_trial(space, tmp_path):
+    """Rewriting the whole run history after every trial costs O(trials) each time."""
+    search = SmacSearch(space, ScenarioSpec(n_trials=40, facade="random"), tmp_path, crash_cost=100.0)
+    saves = []
+    original = search.smac.optimizer.save
+    search.smac.optimizer.save = lambda: saves.append(1) or original()
+    assert search.run(evaluate).n_trials == 40
+    assert len(saves) < 20
+    journal = tmp_path / "search" / "0" / SmacSearch.JOURNAL
+    assert len(journal.read_text().splitlines()) == 40
+
+
+KILLED = """
+import json, sys
+from ConfigSpace import Categorical, ConfigurationSpace, Float
+from sandbox.base import CallOutcome
+from tools.scenario import ScenarioSpec
+from tools.smac_tool import SmacSearch
+
+space = ConfigurationSpace(seed=0)
+space.add(Float("x", (-5.0, 5.0)), Categorical("c", ["a", "b"]))
+
+def evaluate(worker, config, seed, budget, seconds_left):
+    return CallOutcome("success", result={"loss": (config["x"] - 1) ** 2 + (config["c"] == "b")}, elapsed=0.0)
+
+def reported(record):
+    print(json.dumps([record["config"]["x"], record["loss"]]), flush=True)
+
+SmacSearch(space, ScenarioSpec(n_trials=int(sys.argv[2]), facade=sys.argv[3]), sys.argv[1], crash_cost=1e6).run(
+    evaluate, on_trial=reported)
+"""
+
+
+@pytest.mark.parametrize(("facade", "kill_after"), [("random", 7), ("random", 23), ("hpo", 11), ("hpo", 31)])
+def test_a_kill_at_any_moment_loses_no_reported_trial(tmp_path, facade, kill_after):
+    """kill -9 a search of instant trials (so the kill may land while SMAC's files or the journal
+    are being written); every trial it reported is in the resumed run history, none twice."""
+    import signal
+    import subprocess
+    import sys
+
+    from ConfigSpace import Categorical, ConfigurationSpace, Float
+
+    from tests.conftest import ROOT
+
+    n_trials = 40
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED, str(tmp_path), str(n_trials), facade],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    reported = [json.loads(proc.stdout.readline()) for _ in range(kill_after)]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    space = ConfigurationSpace(seed=0)
+    space.add(Float("x", (-5.0, 5.0)), Categorical("c", ["a", "b"]))
+    again = SmacSearch(space, ScenarioSpec(n_trials=n_trials, facade=facade), tmp_path, crash_cost=1e6)
+    kept = [[r["config.x"], r["loss"]] for r in again.trials()]
+    assert again.finished >= kill_after and kept[:kill_after] == reported
+    assert again.run(lambda *a: CallOutcome("success", result={"loss": 0.5}, elapsed=0.0)).n_trials == n_trials
+
+
+def test_the_surrogate_is_smacs_but_for_two_settings_that_cost_time(space, tmp_path):
+    from smac import HyperparameterOptimizationFacade
+
+    from tools.smac_tool import surrogate
+
+    search = SmacSearch(space, ScenarioSpec(n_trials=5), tmp_path, crash_cost=100.0)
+    ours, smacs = surrogate(search.scenario).meta, HyperparameterOptimizationFacade.get_model(search.scenario).meta
+    changed = {k for k in smacs if ours[k] != smacs[k]}
+    assert changed == {"max_leaf_nodes", "n_jobs"} and ours["n_jobs"] == 1 and ours["max_leaf_nodes"] is None
+    assert search.smac.meta["model"] == ours
+    fidelity = ScenarioSpec(n_trials=5, facade="multi_fidelity", min_budget=0.1, max_budget=1.0)
+    assert SmacSearch(space, fidelity, tmp_path / "mf", crash_cost=100.0).smac.meta["model"]["n_jobs"] == 1
