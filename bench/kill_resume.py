@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,12 +66,14 @@ def one_round(number: int, backend: str, trials: int) -> tuple[bool, str]:
     )
     run = runs / "iris"
     if result.returncode != 0:
-        return False, f"{node}: resume exited {result.returncode}: {result.stderr.strip().splitlines()[-1:]}"
+        return False, f"{node}: resume exited {result.returncode}: {result.stderr.strip().splitlines()[-1:]} ({runs})"
     rows = list(csv.DictReader(open(run / "trials.csv")))
     ids = [r["config_id"] for r in rows]
     finished = json.loads((run / "metrics.json").read_text())["trials"]["finished"]
     model = (run / "model" / "model.pkl").exists() or (run / "model" / "ensemble.json").exists()
     ok = len(rows) == trials and len(set(ids)) == len(ids) and finished == trials and model
+    if ok:  # a failed round's folder stays, to be read
+        shutil.rmtree(runs, ignore_errors=True)
     return ok, f"{node}: {len(rows)} trials, {len(ids) - len(set(ids))} repeated, model {model}"
 
 
