@@ -25,17 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import kill_after_event, kill_mid_search  # noqa: E402
+from tests.conftest import NODE_BOUNDARIES, kill_after_event, kill_mid_search  # noqa: E402
 
-BOUNDARIES = [
-    ("initialize", "data sealed and profiled"),
-    ("plan", "planned"),
-    ("code", "wrote train"),
-    ("verify", "all components verified"),
-    ("optimize", "search finished"),
-    ("deploy", "model refit and scored on the sealed test split"),
-    ("trials", "3"),
-]
+BOUNDARIES = [*NODE_BOUNDARIES, ("trials", "3")]  # each node boundary, then mid-search
 
 
 def one_round(number: int, backend: str, trials: int) -> tuple[bool, str]:

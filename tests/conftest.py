@@ -29,36 +29,55 @@ def run_agent(*args: str, runs_dir: Path, timeout: float = 600, env: dict | None
     )
 
 
-def kill_mid_search(args: list[str], runs_dir: Path, run: str, after_trials: int = 5) -> list[str]:
-    """Start `python -m graph.run ARGS`, kill -9 it once `after_trials` trials are logged;
-    returns the trial lines written before the kill."""
-    proc = subprocess.Popen(
+# Where a kill at a node boundary strikes: the moment each node's last event is logged
+# (tests/graph/test_end_to_end.py runs each once, bench/kill_resume.py in a loop).
+NODE_BOUNDARIES = [
+    ("initialize", "data sealed and profiled"),
+    ("plan", "planned"),
+    ("code", "wrote train"),
+    ("verify", "all components verified"),
+    ("optimize", "search finished"),
+    ("deploy", "model refit and scored on the sealed test split"),
+]
+
+
+def start_agent(args: list[str], runs_dir: Path, stderr=subprocess.DEVNULL) -> subprocess.Popen:
+    """`python -m graph.run ARGS` in the background, as a user would start it."""
+    return subprocess.Popen(
         [sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
     )
-    trials = runs_dir / run / "trials.jsonl"
+
+
+def wait_for_trials(proc: subprocess.Popen, runs_dir: Path, run: str, trials: int, ended: str) -> list[str]:
+    """Wait (at most 300 s) until the running `proc` has logged `trials` trials; fails with
+    `ended` if it stops first. Returns the trial lines logged so far."""
+    log = runs_dir / run / "trials.jsonl"
     deadline = time.time() + 300
-    while time.time() < deadline:
-        if trials.exists() and len(trials.read_text().splitlines()) >= after_trials:
-            break
-        assert proc.poll() is None, "the run ended before it could be killed"
+    while not (log.exists() and len(log.read_text().splitlines()) >= trials):
+        assert proc.poll() is None and time.time() < deadline, ended
         time.sleep(0.1)
+    return [line for line in log.read_text().splitlines() if line.strip()]
+
+
+def kill_mid_search(args: list[str], runs_dir: Path, run: str, after_trials: int = 5) -> list[str]:
+    """Start `python -m graph.run ARGS`, kill -9 it once `after_trials` trials are logged;
+    returns the trial lines written before the kill."""
+    proc = start_agent(args, runs_dir)
+    wait_for_trials(proc, runs_dir, run, after_trials, "the run ended before it could be killed")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    trials = runs_dir / run / "trials.jsonl"
     return [line for line in trials.read_text().splitlines() if line.strip()]
 
 
 def kill_after_event(args: list[str], runs_dir: Path, run: str, node: str, message: str) -> None:
     """Start `python -m graph.run ARGS` and kill -9 it the moment its event log shows `node`'s
     `message`: a kill at a node boundary, where a checkpoint may or may not be committed yet."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_agent(args, runs_dir)
     events = runs_dir / run / "events.jsonl"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:

@@ -6,21 +6,21 @@ import csv
 import json
 import pickle
 import subprocess
-import sys
-import time
 
 import pandas as pd
 import pytest
 
 from tests.conftest import (
     FAST,
-    ROOT,
+    NODE_BOUNDARIES,
     assert_model_saved,
     kill_after_event,
     kill_mid_search,
     read_json,
     run_agent,
     run_predict,
+    start_agent,
+    wait_for_trials,
 )
 from tools import budget
 
@@ -194,17 +194,7 @@ def test_resume_extends_a_finished_search_and_refuses_other_changes(runs_dir):
     assert again.returncode == 0 and "trials     7" in again.stdout and "resume:" not in again.stderr
 
 
-@pytest.mark.parametrize(
-    ("node", "message"),
-    [
-        ("initialize", "data sealed and profiled"),
-        ("plan", "planned"),
-        ("code", "wrote train"),
-        ("verify", "all components verified"),
-        ("optimize", "search finished"),
-        ("deploy", "model refit and scored on the sealed test split"),
-    ],
-)
+@pytest.mark.parametrize(("node", "message"), NODE_BOUNDARIES)
 def test_a_kill_at_a_node_boundary_resumes_to_a_complete_run(runs_dir, node, message):
     """kill -9 the moment a node's event is logged; --resume finishes with the planned trials."""
     args = ["configs/iris.yaml", "--set", "optimizer.n_trials=6", "--set", "optimizer.workers=1", *FAST]
@@ -221,18 +211,8 @@ def test_a_kill_at_a_node_boundary_resumes_to_a_complete_run(runs_dir, node, mes
 def test_a_second_resume_of_a_busy_run_exits_2_naming_the_holder(runs_dir):
     """Two resumes of one folder never both run: the second exits 2 at once, the first finishes."""
     args = ["configs/iris.yaml", "--set", "optimizer.n_trials=12", "--set", "optimizer.workers=1", *FAST]
-    first = subprocess.Popen(
-        [sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    trials = runs_dir / "iris" / "trials.jsonl"
-    deadline = time.time() + 300
-    while not (trials.exists() and trials.read_text().count("\n") >= 2):
-        assert first.poll() is None and time.time() < deadline, "the first run ended before the second started"
-        time.sleep(0.1)
+    first = start_agent(args, runs_dir, stderr=subprocess.PIPE)
+    wait_for_trials(first, runs_dir, "iris", 2, "the first run ended before the second started")
     second = run_agent(*args, "--resume", runs_dir=runs_dir)
     assert second.returncode == 2
     assert f"is in use by process {first.pid}" in second.stderr and len(second.stderr.strip().splitlines()) == 1

@@ -9,13 +9,11 @@ from __future__ import annotations
 import csv
 import os
 import subprocess
-import sys
-import time
 
 import psycopg
 import pytest
 
-from tests.conftest import FAST, ROOT, kill_mid_search, read_json, run_agent
+from tests.conftest import FAST, kill_mid_search, read_json, run_agent, start_agent, wait_for_trials
 
 URL = os.environ.get("AUTOML_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:54329/automl")
 
@@ -91,18 +89,8 @@ def test_run_rides_out_dropped_database_connections(postgres_url, runs_dir):
     # A long search outlives server restarts and idle-connection reapers: the run's
     # connections are cut mid-search, and the run still checkpoints and finishes.
     args = ["configs/iris.yaml", "--set", "optimizer.n_trials=10", *FAST, "--set", f"checkpoints={postgres_url}"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "graph.run", *args, "--runs-dir", str(runs_dir)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    trials = runs_dir / "iris" / "trials.jsonl"
-    deadline = time.time() + 300
-    while not (trials.exists() and len(trials.read_text().splitlines()) >= 3):
-        assert proc.poll() is None and time.time() < deadline, "the run ended before its connections were cut"
-        time.sleep(0.1)
+    proc = start_agent(args, runs_dir, stderr=subprocess.PIPE)
+    wait_for_trials(proc, runs_dir, "iris", 3, "the run ended before its connections were cut")
     with psycopg.connect(postgres_url, autocommit=True) as admin:
         cut = admin.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
