@@ -204,6 +204,11 @@ class RunConfig(Section):
                     f"put {self.metric} first or set metric: {first}"
                 )
             object.__setattr__(self, "metric", first)
+        if self.extra_objectives and self.optimizer.facade == "multi_fidelity":
+            raise ValueError(
+                "optimizer.facade: multi_fidelity cannot search several objectives (SMAC's successive "
+                "halving would rank a front's models on different budgets); use auto, hpo or random"
+            )
         parse_rule(self.select, self.extra_objectives)
         return self
 

@@ -23,6 +23,7 @@ from nodes.llm_common import client_for, load_prompt, profile_for_prompt
 from tools.llm import BudgetExceeded, LLMConfigError, LLMError
 from tools.pareto import check_objectives, parse_rule
 from tools.runfolder import RunFolder
+from tools.scenario import one_fidelity
 from tools.templates import template_for
 from tools.vocabulary import FACADES, METRICS, METRICS_BY_TASK, OBJECTIVES, TASKS
 
@@ -148,6 +149,9 @@ def hold_to_config(proposal: PlanProposal, allowed: dict, builtin: dict, profile
         notes.append("no allowed family was left; the built-in choice was used")
     facade, scenario = _hold_scenario(proposal, allowed, builtin, notes)
     several = _hold_objectives(proposal, allowed, builtin, metric, notes)
+    facade, scenario, full = one_fidelity(facade, scenario, several.get("objectives") or [])
+    if full:
+        notes.append(full)
     rationale = " ".join(proposal.rationale.split())
     if notes:
         rationale += " Checked against the configuration: " + "; ".join(notes) + "."

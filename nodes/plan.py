@@ -14,6 +14,7 @@ from graph.state import Plan, Profile
 from nodes.common import log, run_config, run_folder
 from tools.inputs import families_for
 from tools.runfolder import RunFolder
+from tools.scenario import one_fidelity
 from tools.templates import template_for
 
 
@@ -40,6 +41,8 @@ def builtin_plan(profile: Profile, config: RunConfig) -> Plan:
     families, why_families = families_for(profile, opt.families)
     facade = opt.facade if opt.facade != "auto" else template.facade
     scenario, why_budget = scenario_for(profile, config, facade)
+    facade, scenario, full = one_fidelity(facade, scenario, config.extra_objectives)
+    why_budget = full or why_budget
     settings = template.settings(profile, scenario)
     validation = template.validation(opt.cv_folds, settings)
     rationale = [

@@ -18,6 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from tools.vocabulary import FACADES
 
 
+def one_fidelity(facade: str, scenario: dict, objectives: list[str]) -> tuple[str, dict, str]:
+    """The facade and scenario for a run with several objectives: full fidelity only.
+    SMAC 2's successive halving ranks the models of a front on different budgets and fails
+    an assertion when it cannot (SMAC3 issue 1050), so multi_fidelity becomes hpo. Returns
+    the facade, the scenario and what changed ('' when nothing did)."""
+    if not objectives or facade != "multi_fidelity":
+        return facade, scenario, ""
+    scenario = {k: v for k, v in scenario.items() if k not in ("min_budget", "max_budget")}
+    return "hpo", {**scenario, "facade": "hpo"}, "several objectives are searched at full fidelity (hpo facade)"
+
+
 class ScenarioSpecError(ValueError):
     pass
 

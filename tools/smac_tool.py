@@ -42,7 +42,7 @@ from smac.runhistory.enumerations import StatusType
 
 from sandbox.base import CallOutcome
 from tools.results import train_result_problem
-from tools.scenario import ScenarioSpec
+from tools.scenario import ScenarioSpec, one_fidelity
 from tools.vocabulary import FACADES
 
 log = logging.getLogger(__name__)
@@ -254,9 +254,15 @@ class SmacSearch:
         SMAC's own initial design and its model-based search (a portfolio, cheapest first).
         `objectives`: what the loss is traded against (tools/vocabulary.py OBJECTIVES); each
         trial's result must carry them, and SMAC searches them all (ParEGO)."""
+        self.objectives = list(objectives or [])
+        # The planners already chose full fidelity for several objectives; a scenario written
+        # by an LLM coder is held to it here.
+        _, held, changed = one_fidelity(spec.facade, spec.model_dump(), self.objectives)
+        if changed:
+            log.warning("search: %s", changed)
+            spec = ScenarioSpec(**held)
         self.space, self.spec, self.crash_cost = space, spec, crash_cost
         self.start = list(start or [])
-        self.objectives = list(objectives or [])
         self.output_dir = Path(output_dir)
         # A single-objective scenario is left exactly as it was, so stored runs still continue.
         several = {"objectives": ["loss", *self.objectives]} if self.objectives else {}

@@ -134,6 +134,10 @@ def test_objectives_make_the_first_the_metric_and_the_rule_is_parsed():
         ({**IRIS, "objectives": ["accuracy", "model_size", "model_size"]}, "objectives: 'model_size' is named twice"),
         ({**MULTI, "metric": "f1_macro"}, "objectives: the first, 'accuracy', must be the run's metric 'f1_macro'"),
         ({**IRIS, "select": "knee"}, "select: knee needs a second objective"),
+        (
+            {**MULTI, "optimizer": {"facade": "multi_fidelity"}},
+            "optimizer.facade: multi_fidelity cannot search several objectives",
+        ),
         ({**MULTI, "select": "fast"}, "select: expected best, knee, {fastest_within: D}"),
         ({**MULTI, "select": {"fastest_within": -1}}, "select.fastest_within: a metric difference of 0 or more"),
         ({**MULTI, "select": {"max": {"model_size": 5}}}, "select.max: 'model_size' is not an objective of this run"),

@@ -4,6 +4,7 @@ search's front, the rule's pick, deploy's measured costs, and a resume after kil
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import subprocess
 import sys
@@ -108,3 +109,59 @@ def test_a_killed_multi_objective_run_resumes_with_every_objective(runs_dir):
     metrics = read_json(run / "metrics.json")
     assert metrics["select"] == "knee" and metrics["trials"]["finished"] == 10
     assert [p["trial"] for p in metrics["front"]] == [p["trial"] for p in front(trial_points(rows, EXTRAS), EXTRAS)]
+
+
+def assert_every_objective_measured(run) -> dict:
+    """Each successful trial carries every objective, search.json's front is the trials'
+    non-dominated set, and deploy measured the chosen model on the test rows."""
+    rows = trials_table(run)
+    successes = [row for row in rows if row["status"] == "success"]
+    assert successes, rows
+    for row in successes:
+        assert row["predict_latency"] > 0 and row["model_size"] > 0, row
+    search = read_json(run / "search.json")
+    assert [p["trial"] for p in search["front"]] == [p["trial"] for p in front(trial_points(rows, EXTRAS), EXTRAS)]
+    metrics = read_json(run / "metrics.json")
+    measured = metrics["chosen"]["test_measured"]
+    assert measured["predict_latency"] > 0 and measured["model_size"] > 0
+    return {"rows": rows, "metrics": metrics}
+
+
+def test_a_multi_objective_search_on_dask_keeps_every_objective(runs_dir):
+    dask = ["--set", "optimizer.dask=local", "--set", "optimizer.workers=2"]
+    args = ["configs/iris.yaml", "--set", "optimizer.n_trials=8", *MULTI[:2], *dask, "--set", "select=knee", *FAST]
+    result = run_agent(*args, runs_dir=runs_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = assert_every_objective_measured(runs_dir / "iris")
+    assert len(seen["rows"]) == 8 and all(row["worker"].startswith("tcp://") for row in seen["rows"])
+    assert seen["metrics"]["select"] == "knee" and seen["metrics"]["test"]["accuracy"] >= 0.85
+
+
+TINY = [*FAST, "--set", "optimizer.walltime=45", "--set", "verify.subsample=120", "--set", "optimizer.n_trials=4"]
+EVERY_TEMPLATE = {  # each template's training function measures the extra objectives
+    "text": ("mini_newsgroups", "gensim", ["--set", "optimizer.cv_folds=3"]),
+    "timeseries": ("sunspots", "statsmodels", []),
+    "image": (
+        "mnist",
+        "torch",
+        ["--set", "dataset.options.limit_train=400", "--set", "dataset.options.limit_test=200"]
+        + ["--set", "optimizer.families=[classical]", "--set", "sandbox.cpus=1"],
+    ),
+}
+
+
+@pytest.mark.parametrize("template", list(EVERY_TEMPLATE))
+def test_every_template_measures_the_extra_objectives(runs_dir, template):
+    config, needs, overrides = EVERY_TEMPLATE[template]
+    if importlib.util.find_spec(needs) is None:
+        pytest.skip(f"{needs} is not installed")
+    objectives = "objectives=[mae, predict_latency, model_size]" if template == "timeseries" else MULTI[1]
+    args = [f"configs/{config}.yaml", "--set", objectives, *TINY, *overrides]
+    result = run_agent(*args, runs_dir=runs_dir, timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = assert_every_objective_measured(runs_dir / config)
+    plan = read_json(runs_dir / config / "plan.json")
+    assert plan["template"] == template
+    assert plan["facade"] != "multi_fidelity", "a front's models are compared at full fidelity"
+    metrics = seen["metrics"]
+    assert metrics["chosen"]["test"][metrics["metric"]] == metrics["test"][metrics["metric"]]

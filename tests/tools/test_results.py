@@ -113,3 +113,24 @@ def test_a_multi_objective_search_keeps_every_objective_across_a_resume(small_sp
     assert resumed.trials()[:6] == before  # the scenario grew: replayed into a new run, objectives intact
     resumed.run(evaluate)
     assert len(resumed.trials()) == 9
+
+
+def test_several_objectives_are_searched_at_full_fidelity(small_space, tmp_path):
+    """A scenario asking for multi_fidelity (as an LLM coder may write) with several
+    objectives is held to full fidelity: SMAC's successive halving stops with an assertion
+    on a front whose models ran on different budgets (SMAC3 issue 1050)."""
+    budgets = []
+
+    def evaluate(worker, config, seed, budget, seconds_left):
+        budgets.append(budget)
+        return CallOutcome(
+            "success",
+            result={"loss": 0.1 * len(budgets) % 0.7, "predict_latency": len(budgets) % 3 + 1.0},
+            elapsed=0.01,
+        )
+
+    spec = ScenarioSpec(n_trials=12, facade="multi_fidelity", min_budget=1, max_budget=9)
+    search = SmacSearch(small_space, spec, tmp_path, crash_cost=2.0, objectives=["predict_latency"])
+    assert search.spec.facade == "hpo"
+    search.run(evaluate)
+    assert len(search.trials()) == 12 and set(budgets) == {None}
