@@ -2,6 +2,9 @@
 
     python bench/pareto_front.py [--configs breast_cancer wine] [--trials 30] [--backend process]
 
+A name without a file in configs/ is a bundled data set searched with the config's defaults
+(e.g. digits).
+
 Per config: one search on `objectives: [accuracy, predict_latency]` (trial-bounded, one
 worker), then every distinct point the rules pick is deployed with `python -m graph.deploy
 RUN --trial N`: refit, scored once on the sealed test split, its latency (ms per 1,000 test
@@ -28,13 +31,22 @@ from tools.pareto import pick  # noqa: E402
 EXTRAS = ["predict_latency"]
 
 
+def config_file(name: str, runs: Path) -> Path:
+    """configs/NAME.yaml, or a config of the data set alone for a bundled set without one."""
+    if (ROOT / "configs" / f"{name}.yaml").exists():
+        return ROOT / "configs" / f"{name}.yaml"
+    path = runs.parent / f"{name}.yaml"
+    path.write_text(f"dataset: {{name: {name}}}\nmetric: accuracy\n")
+    return path
+
+
 def search(config: str, trials: int, backend: str, runs: Path) -> Path:
     subprocess.run(
         [
             sys.executable,
             "-m",
             "graph.run",
-            f"configs/{config}.yaml",
+            str(config_file(config, runs)),
             "--runs-dir",
             str(runs),
             "-q",
@@ -101,8 +113,9 @@ def main() -> None:
     parser.add_argument("--backend", default="process")
     args = parser.parse_args()
     for config in args.configs:
-        with tempfile.TemporaryDirectory(prefix="pareto-") as runs:
-            report(config, search(config, args.trials, args.backend, Path(runs)), args.backend)
+        with tempfile.TemporaryDirectory(prefix="pareto-") as work:
+            runs = Path(work) / "runs"
+            report(config, search(config, args.trials, args.backend, runs), args.backend)
 
 
 if __name__ == "__main__":

@@ -251,6 +251,16 @@ def open_search(state: dict, run: RunFolder, config) -> tuple[SmacSearch, object
     return search, spec
 
 
+def ensemble_reserve(state: dict, config, store: OutOfFoldStore, sandboxes: int):
+    """reserve() for the search: the time deploy needs to refit an ensemble of the best
+    trials so far (tools/budget.py), or None where deploy refits one model (a pick from a
+    front) or the run has no walltime split."""
+    if plan_objectives(state["plan"]) or not run_folder(state).read_json(RunFolder.BUDGET):
+        return None
+    walltime, folds = config.optimizer.walltime, config.optimizer.cv_folds
+    return lambda: budget.ensemble_reserve(walltime, [e.get("seconds") for e in store.entries()], folds, sandboxes)
+
+
 def optimize(state: dict) -> dict:
     config, run = run_config(state), run_folder(state)
     search, spec = open_search(state, run, config)
@@ -280,7 +290,13 @@ def optimize(state: dict) -> dict:
         store = OutOfFoldStore(run.out_of_fold(state.get("recodes", 0)))
         portfolio, spec = portfolio_alongside(state, run, search, run_trial, store)
         evaluate = trial_evaluator(run_trial, book, config, spec, state, store)
-        result = search.run(evaluate, workers=spec.n_workers, on_trial=book.on_trial, should_stop=should_stop)
+        result = search.run(
+            evaluate,
+            workers=spec.n_workers,
+            on_trial=book.on_trial,
+            should_stop=should_stop,
+            reserve=ensemble_reserve(state, config, store, spec.n_workers),
+        )
 
     rows = search.trials()
     write_trials_table(run.path(RunFolder.TRIALS_TABLE), rows + alongside.as_rows(portfolio))

@@ -492,9 +492,12 @@ class SmacSearch:
         workers: int = 1,
         on_trial: Callable[[dict], None] | None = None,
         should_stop: Callable[[], str | None] | None = None,
+        reserve: Callable[[], float] | None = None,
     ) -> SearchResult:
         """Trials until n_trials, the walltime, or `should_stop()` names a reason to stop
         (checked after every finished trial; trials in flight still finish and are told).
+        `reserve()`: seconds before the walltime at which the search ends, asked before each
+        trial starts (what deploy needs may grow as better trials come in).
 
         The walltime is a promise to the user: each trial is handed what remains of it, so a
         trial still running when time is up is stopped and told to SMAC as a timeout.
@@ -507,16 +510,18 @@ class SmacSearch:
         def elapsed() -> float:
             return spent_before + time.monotonic() - started
 
+        def seconds_left() -> float:
+            return self.spec.walltime - (reserve() if reserve else 0.0) - elapsed()
+
         def one_trial(worker: int, info: TrialInfo) -> tuple[TrialInfo, CallOutcome]:
-            seconds_left = self.spec.walltime - elapsed()
-            return info, evaluate(worker, plain(info.config), info.seed or 0, info.budget, seconds_left)
+            return info, evaluate(worker, plain(info.config), info.seed or 0, info.budget, seconds_left())
 
         in_flight: dict[Future, int] = {}
         with ThreadPoolExecutor(max_workers=workers) as pool:
             idle = list(range(workers))
             while True:
                 while idle and stopped_by == "n_trials" and self.finished + len(in_flight) < self.spec.n_trials:
-                    if elapsed() >= self.spec.walltime:
+                    if seconds_left() <= 0:
                         stopped_by = "walltime"
                         break
                     with lock:

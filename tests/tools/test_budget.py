@@ -28,6 +28,17 @@ def test_deploy_gets_what_the_search_left():
     assert budget.deploy_seconds(60, before_search=8, search_seconds=58) == 3  # overran: half the reserve
 
 
+def test_the_search_ends_early_enough_to_refit_the_best_trials():
+    # 60 s run, 5 folds, 2 sandboxes: refits of 2 x trial / 5 s; the reserve already holds 6 s.
+    cheap = [1.0] * 10  # refits of 0.4 s: the reserve is enough
+    assert budget.ensemble_reserve(60, cheap, folds=5, sandboxes=2) == 0
+    slow = [5.0] * 10  # the best 8: refits of 2 s on 2 sandboxes, 8 s, plus 3 fixed, less the 6 kept
+    assert budget.ensemble_reserve(60, slow, folds=5, sandboxes=2) == pytest.approx(5)
+    assert budget.ensemble_reserve(60, [100.0] * 10, folds=5, sandboxes=2) == 9  # at most 15%
+    assert budget.ensemble_reserve(60, [None] * 10, folds=5, sandboxes=2) == 0  # unknown costs count 0
+    assert budget.ensemble_reserve(60, [], folds=5, sandboxes=2) == 0
+
+
 def test_a_resumed_process_counts_only_its_own_set_up():
     long_ago = time.time() - 86_400  # the run began yesterday and was killed
     assert budget.before_search(long_ago) <= budget.process_age() + 0.1

@@ -81,6 +81,31 @@ def test_a_trial_running_at_the_walltime_is_stopped_there(space, tmp_path):
     assert result.status_counts == {"timeout": 1}
 
 
+def test_a_reserve_ends_the_search_that_much_before_its_walltime(space, tmp_path):
+    """Deploy's reserve (asked before each trial) shortens the search and every trial's time."""
+    import time
+
+    given = []
+
+    def steady(worker, config, seed, budget, seconds_left):
+        given.append(seconds_left)
+        time.sleep(0.2)
+        return CallOutcome("success", result={"loss": 0.5}, elapsed=0.2)
+
+    reserve = [0.0]
+    started = time.monotonic()
+
+    def growing() -> float:  # grows as trials come in, as the best trials' refits do
+        reserve[0] = min(1.0, 0.25 * len(given))
+        return reserve[0]
+
+    spec = ScenarioSpec(n_trials=100, walltime=3.0, facade="random")
+    result = SmacSearch(space, spec, tmp_path, crash_cost=100.0).run(steady, reserve=growing)
+    assert result.stopped_by == "walltime"
+    assert 1.8 <= time.monotonic() - started < 2.8, "ended about the reserve's 1 s before the walltime"
+    assert given[-1] <= 3.0 - 1.0
+
+
 REPEAT = """
 import json, sys, tempfile
 from ConfigSpace import Categorical, ConfigurationSpace, Float
