@@ -290,13 +290,8 @@ def optimize(state: dict) -> dict:
         store = OutOfFoldStore(run.out_of_fold(state.get("recodes", 0)))
         portfolio, spec = portfolio_alongside(state, run, search, run_trial, store)
         evaluate = trial_evaluator(run_trial, book, config, spec, state, store)
-        result = search.run(
-            evaluate,
-            workers=spec.n_workers,
-            on_trial=book.on_trial,
-            should_stop=should_stop,
-            reserve=ensemble_reserve(state, config, store, spec.n_workers),
-        )
+        reserve = ensemble_reserve(state, config, store, spec.n_workers)
+        result = search.run(evaluate, spec.n_workers, book.on_trial, should_stop, reserve)
 
     rows = search.trials()
     write_trials_table(run.path(RunFolder.TRIALS_TABLE), rows + alongside.as_rows(portfolio))

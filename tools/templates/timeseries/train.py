@@ -327,7 +327,7 @@ def _costs(model, horizon, objectives):
     """The run's extra objectives, measured here in the sandbox on the last origin's model.
     predict_latency: milliseconds for one `horizon`-step forecast. A forecaster's rows are
     steps ahead, and a batch of 1,000 rows asking for the next `horizon` steps costs one
-    forecast (deploy times it that way on the sealed steps), so this is its cost per 1,000
+    forecast (deploy times it that way on the test steps), so this is its cost per 1,000
     rows. model_size: the bytes of the pickled model."""
     costs = {}
     if "predict_latency" in objectives:
