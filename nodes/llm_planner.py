@@ -106,14 +106,16 @@ def _hold_scenario(proposal: PlanProposal, allowed: dict, builtin: dict, notes: 
     return facade, scenario
 
 
+OBJECTIVE_KEYS = ("objectives", "select", "objectives_reason")  # a plan's multi-objective part
+
+
 def _hold_objectives(proposal: PlanProposal, allowed: dict, builtin: dict, metric: str, notes: list[str]) -> dict:
     """The plan's objectives and rule: the config's when it names them, else the proposal's
     when they are valid (a note when they are dropped), else none."""
-    keys = ("objectives", "select", "objectives_reason")
     if allowed["objectives_fixed_by_config"]:
         if proposal.objectives and list(proposal.objectives) != allowed["objectives"]:
             notes.append("objectives are the config's")
-        return {k: builtin[k] for k in keys if k in builtin}
+        return {k: builtin[k] for k in OBJECTIVE_KEYS if k in builtin}
     if not proposal.objectives:
         return {}
     select = proposal.select or "best"
@@ -156,7 +158,7 @@ def hold_to_config(proposal: PlanProposal, allowed: dict, builtin: dict, profile
     if notes:
         rationale += " Checked against the configuration: " + "; ".join(notes) + "."
     decided = {
-        **{k: v for k, v in builtin.items() if k not in ("objectives", "select", "objectives_reason")},
+        **{k: v for k, v in builtin.items() if k not in OBJECTIVE_KEYS},
         **several,
         "task": task,
         "metric": metric,

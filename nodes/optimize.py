@@ -254,8 +254,8 @@ def open_search(state: dict, run: RunFolder, config) -> tuple[SmacSearch, object
 def ensemble_reserve(state: dict, config, store: OutOfFoldStore, sandboxes: int):
     """reserve() for the search: the time deploy needs to refit an ensemble of the best
     trials so far (tools/budget.py), or None where deploy refits one model (a pick from a
-    front) or the run has no walltime split."""
-    if plan_objectives(state["plan"]) or not run_folder(state).read_json(RunFolder.BUDGET):
+    front)."""
+    if plan_objectives(state["plan"]):
         return None
     walltime, folds = config.optimizer.walltime, config.optimizer.cv_folds
     return lambda: budget.ensemble_reserve(walltime, [e.get("seconds") for e in store.entries()], folds, sandboxes)
