@@ -50,11 +50,18 @@ ARRANGEMENTS = ("serial", "trials", "folds", "threads")
 SETS: list = []  # loaded before the worker processes fork, so they inherit it
 
 
-def _train(set_index: int, config: dict, n_jobs: int = 1) -> float:
+@functools.cache
+def _template_train(n_jobs: int):
+    """The template's own train(), compiled once per process (outside the timed trials),
+    its folds spread over n_jobs processes."""
     namespace = template_namespace("train", {})
-    if n_jobs > 1:  # the template's own train(), its folds spread over n_jobs processes
+    if n_jobs > 1:
         namespace["cross_validate"] = functools.partial(cross_validate, n_jobs=n_jobs)
-    return namespace["train"](config, SETS[set_index][2], seed=0)["loss"]
+    return namespace["train"]
+
+
+def _train(set_index: int, config: dict, n_jobs: int = 1) -> float:
+    return _template_train(n_jobs)(config, SETS[set_index][2], seed=0)["loss"]
 
 
 def _one_thread() -> None:
@@ -70,6 +77,12 @@ def timed(arrangement: str, set_index: int, configs: list[dict], pool) -> tuple[
         with threadpool_limits(threads):
             losses = [_train(set_index, c, n_jobs) for c in configs]
     return time.perf_counter() - started, losses
+
+
+def _row(label: str, rows: str, seconds: dict) -> str:
+    cells = [label, rows, *(f"{seconds[a]:.1f}" for a in ARRANGEMENTS)]
+    cells += [f"{seconds['serial'] / seconds[a]:.2f}" for a in ARRANGEMENTS[1:]]  # speed-ups
+    return "| " + " | ".join(cells) + " |"
 
 
 def main() -> int:
@@ -104,18 +117,8 @@ def main() -> int:
             for arrangement in ARRANGEMENTS:  # same work: the same losses (up to threads' rounding)
                 if not np.allclose(losses[arrangement], losses["serial"], atol=1e-6):
                     print(f"{name}: {arrangement} found other losses than serial", file=sys.stderr)
-            speed = {a: seconds["serial"] / seconds[a] for a in ARRANGEMENTS}
-            print(
-                f"| {name} | {len(data.y)} | {seconds['serial']:.1f} | {seconds['trials']:.1f} | "
-                f"{seconds['folds']:.1f} | {seconds['threads']:.1f} | {speed['trials']:.2f} | "
-                f"{speed['folds']:.2f} | {speed['threads']:.2f} |",
-                flush=True,
-            )
-    speed = {a: totals["serial"] / totals[a] for a in ARRANGEMENTS}
-    print(
-        f"| all | | {totals['serial']:.1f} | {totals['trials']:.1f} | {totals['folds']:.1f} | "
-        f"{totals['threads']:.1f} | {speed['trials']:.2f} | {speed['folds']:.2f} | {speed['threads']:.2f} |"
-    )
+            print(_row(name, str(len(data.y)), seconds), flush=True)
+    print(_row("all", "", totals))
     return 0
 
 
