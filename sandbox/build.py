@@ -39,7 +39,8 @@ PACKAGES = (
     "ConfigSpace",
     "pyarrow",
     "torch",
-)  # torch: the image template's CNN (the host's CPU build, 2.13.0+cpu)
+    "catboost",
+)  # torch: the image template's CNN (the host's CPU build, 2.13.0+cpu); catboost: a tabular family
 REGISTRY_BASE = "python:3.11-slim"
 DEBOOTSTRAP_BASE = "automl-sandbox-base:bookworm"
 DEBIAN_SUITE = "bookworm"  # python3 3.11.2, so the cp311 wheels fit

@@ -79,6 +79,31 @@ def test_iris_end_to_end_in_docker(docker_ready, runs_dir):
     assert (predictions == sealed["y"]).mean() == pytest.approx(metrics["test"]["accuracy"])
 
 
+def test_catboost_runs_in_the_image_on_categories_and_gaps(docker_ready, runs_dir):
+    # CatBoost is a family only because the image carries it: a run restricted to it, on a
+    # slice of adult (categorical columns, '?' gaps), fits and serves inside Docker.
+    result = run_agent(
+        "configs/adult.yaml",
+        *("--set", "sandbox.backend=docker", "--set", "optimizer.families=[catboost]"),
+        *("--set", "optimizer.n_trials=3", "--set", "optimizer.cv_folds=3", "--set", "optimizer.walltime=120"),
+        *("--set", "dataset.options.limit_train=400", "--set", "dataset.options.limit_test=400"),
+        *("--set", "verify.n_configs=1", "--set", "verify.n_samples=50", "--set", "sandbox.cpus=2"),
+        runs_dir=runs_dir,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = read_json(runs_dir / "adult" / "metrics.json")
+    trials = list(csv.DictReader(open(runs_dir / "adult" / "trials.csv")))
+    assert {t["config.model"] for t in trials} == {"catboost"} and metrics["trials"]["success"] >= 1
+    assert metrics["test"]["accuracy"] > 0.78, metrics["test"]  # the majority class is 0.76
+    sealed = pickle.loads((runs_dir / "adult" / "sealed" / "test.pkl").read_bytes())
+    rows = runs_dir / "rows.csv"
+    sealed["X"].to_csv(rows, index=False)
+    result = run_predict(runs_dir / "adult", rows, "-o", runs_dir / "predictions.csv")
+    assert result.returncode == 0, result.stderr[-2000:]
+    predictions = pd.read_csv(runs_dir / "predictions.csv")["prediction"]
+    assert (predictions == sealed["y"]).mean() == pytest.approx(metrics["test"]["accuracy"])
+
+
 @pytest.mark.parametrize("dask", [None, "local"], ids=["threads", "dask"])
 def test_misbehaving_trials_get_smac_statuses_and_the_search_goes_on(docker_ready, tmp_path, dask):
     # The same statuses whether the optimizer's workers are threads or Dask worker processes:

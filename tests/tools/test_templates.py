@@ -79,3 +79,50 @@ def test_the_tabular_portfolio_follows_the_task_and_the_families():
         parse_config({"name": "t", "dataset": {"name": "diabetes"}}),
     )
     assert all("class_weight" not in c for c in regression["portfolio"])  # no classification hyperparameters
+
+
+def test_catboost_in_the_tabular_template_takes_categories_with_gaps(monkeypatch):
+    # CatBoost needs whole-number category codes (HGB's float codes with NaN would fail),
+    # returns multiclass labels as a column (predict() flattens it), and runs on the
+    # sandbox's thread share, which it does not read from OMP_NUM_THREADS itself.
+    import types
+
+    import numpy as np
+    import pandas as pd
+    from sklearn.datasets import load_iris
+
+    from tools.templates import get
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    namespace: dict = {}
+    exec(compile(get("tabular").source("train"), "tabular/train.py", "exec"), namespace)  # noqa: S102 - our template
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    X["colour"] = pd.Series(np.where(X["petal length (cm)"] > 3, "dark", "pale"), dtype=object)
+    X.loc[::7, "colour"] = None
+    y = np.asarray(["setosa", "versicolor", "virginica"])[y]
+    info = {
+        "task": "classification",
+        "metric": "accuracy",
+        "cv_folds": 3,
+        "n_rows": len(y),
+        "numeric_columns": list(X.columns[:4]),
+        "categorical_columns": ["colour"],
+        "classes": sorted(set(y)),
+        "n_classes": 3,
+    }
+    data = types.SimpleNamespace(X=X, y=y, info=info)
+    config = {
+        "model": "catboost",
+        "class_weight": "none",
+        "catboost:learning_rate": 0.1,
+        "catboost:depth": 4,
+        "catboost:l2_leaf_reg": 3.0,
+        "catboost:iterations": 60,
+    }
+    result = namespace["train"](config, data, seed=0)
+    assert result["score"] > 0.9, result["score"]
+    model = namespace["fit"](config, data, seed=0)
+    assert model[-1].get_params()["thread_count"] == 2 and model[-1].get_params()["cat_features"] == (4,)
+    labels = namespace["predict"](model, X.iloc[:20])
+    assert labels.shape == (20,) and set(labels) <= set(y)
+    assert namespace["predict_proba"](model, X.iloc[:20]).shape == (20, 3)

@@ -1,4 +1,4 @@
-"""Tables of numbers and categories: scikit-learn pipelines over seven model families."""
+"""Tables of numbers and categories: scikit-learn pipelines over seven model families, and CatBoost."""
 
 from __future__ import annotations
 
@@ -11,14 +11,7 @@ from tools.templates.base import TaskTemplate
 # compas, segment; regression: concrete, diabetes, sacramento). Output: bench/portfolio.md.
 PORTFOLIO = {
     "classification": [
-        {
-            "model": "svm",
-            "class_weight": "none",
-            "scaler": "standard",
-            "svm:C": 1.0,
-            "svm:kernel": "rbf",
-            "svm:gamma": 0.1,
-        },
+        {"model": "linear", "class_weight": "none", "linear:C": 1.0, "scaler": "standard"},
         {
             "model": "hgb",
             "class_weight": "none",
@@ -29,45 +22,32 @@ PORTFOLIO = {
             "hgb:max_leaf_nodes": 31,
             "hgb:min_samples_leaf": 20,
         },
-        {"model": "linear", "class_weight": "none", "linear:C": 1.8222464604381, "scaler": "none"},
         {
-            "model": "random_forest",
+            "model": "catboost",
+            "catboost:depth": 3,
+            "catboost:iterations": 1287,
+            "catboost:l2_leaf_reg": 10.4267343684094,
+            "catboost:learning_rate": 0.0190194440034,
             "class_weight": "none",
-            "random_forest:bootstrap": True,
-            "random_forest:criterion": "entropy",
-            "random_forest:max_features": 0.812074848547,
-            "random_forest:min_samples_leaf": 4,
-            "random_forest:min_samples_split": 11,
         },
         {
-            "model": "hgb",
-            "class_weight": "balanced",
-            "hgb:l2_regularization": 0.0003899244622,
-            "hgb:learning_rate": 0.0909763654094,
-            "hgb:max_features": 0.3053923319466,
-            "hgb:max_iter": 389,
-            "hgb:max_leaf_nodes": 6,
-            "hgb:min_samples_leaf": 16,
+            "model": "catboost",
+            "catboost:depth": 5,
+            "catboost:iterations": 639,
+            "catboost:l2_leaf_reg": 1.9187001646594,
+            "catboost:learning_rate": 0.0259615186918,
+            "class_weight": "none",
         },
         {
-            "model": "mlp",
-            "mlp:alpha": 0.0102185530441,
-            "mlp:depth": 1,
-            "mlp:learning_rate_init": 0.0377139739923,
-            "mlp:width": 305,
-            "scaler": "standard",
+            "model": "catboost",
+            "catboost:depth": 6,
+            "catboost:iterations": 500,
+            "catboost:l2_leaf_reg": 3.0,
+            "catboost:learning_rate": 0.05,
+            "class_weight": "none",
         },
     ],
     "regression": [
-        {
-            "model": "hgb",
-            "hgb:l2_regularization": 0.0013691236231,
-            "hgb:learning_rate": 0.3401948919666,
-            "hgb:max_features": 0.5613865189532,
-            "hgb:max_iter": 269,
-            "hgb:max_leaf_nodes": 4,
-            "hgb:min_samples_leaf": 16,
-        },
         {
             "model": "hgb",
             "hgb:l2_regularization": 1e-08,
@@ -80,16 +60,23 @@ PORTFOLIO = {
         {
             "model": "extra_trees",
             "extra_trees:bootstrap": False,
-            "extra_trees:max_features": 0.5,
-            "extra_trees:min_samples_leaf": 1,
-            "extra_trees:min_samples_split": 2,
+            "extra_trees:max_features": 0.6268302840689,
+            "extra_trees:min_samples_leaf": 2,
+            "extra_trees:min_samples_split": 4,
         },
         {
-            "model": "random_forest",
-            "random_forest:bootstrap": True,
-            "random_forest:max_features": 0.5,
-            "random_forest:min_samples_leaf": 1,
-            "random_forest:min_samples_split": 2,
+            "model": "catboost",
+            "catboost:depth": 6,
+            "catboost:iterations": 600,
+            "catboost:l2_leaf_reg": 25.6746430613433,
+            "catboost:learning_rate": 0.0378124361211,
+        },
+        {
+            "model": "catboost",
+            "catboost:depth": 5,
+            "catboost:iterations": 1172,
+            "catboost:l2_leaf_reg": 1.0425806147237,
+            "catboost:learning_rate": 0.0225302277294,
         },
     ],
 }
@@ -100,7 +87,7 @@ HUGE_ROWS = 100_000
 
 class Tabular(TaskTemplate):
     priority = 0  # the catch-all for tables: every more specific template is asked first
-    families = ("hgb", "random_forest", "extra_trees", "linear", "svm", "knn", "mlp")
+    families = ("hgb", "catboost", "random_forest", "extra_trees", "linear", "svm", "knn", "mlp")
 
     def matches(self, profile: dict) -> bool:
         return profile.get("modality", "tabular") == "tabular"

@@ -11,10 +11,12 @@ Written by the built-in coder from an expert template. Contract (checked by the 
     predict_proba(model, X) -> probabilities   classes in sorted order, or None
 """
 
+import os
 import pickle
 import time
 
 import numpy as np
+from catboost import CatBoostClassifier, CatBoostRegressor
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import TruncatedSVD
 from sklearn.ensemble import (
@@ -88,16 +90,25 @@ def _text_features(X, column):
     ), components
 
 
-def _preprocessor(config, info, native_categories, X=None):
+def _preprocessor(config, info, X=None):
+    """Numeric columns imputed (and scaled for the families that need it), then categorical
+    ones: one-hot, or integer codes for the families that split on categories themselves
+    (HGB reads codes as floats with NaN for missing; CatBoost needs whole numbers, so -1)."""
     numeric = list(info.get("numeric_columns", []))
     categorical = list(info.get("categorical_columns", []))
     texts = list(info.get("text_columns", []))
     n_rows = int(info.get("n_rows", 1000))
+    family = config["model"]
     numeric_steps = [SimpleImputer(strategy=config.get("numeric_imputer", "median"))]
     numeric_steps.append(_scaler(config.get("scaler", "none"), n_rows))
     parts = [("numeric", make_pipeline(*numeric_steps), numeric)] if numeric else []
     if categorical:
-        if native_categories:
+        if family == "catboost":
+            encoder = OrdinalEncoder(
+                handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1, dtype=np.int64
+            )
+            parts.append(("categorical", encoder, categorical))
+        elif family == "hgb":
             # HGB splits on categories itself; it accepts at most 255 of them per column.
             encoder = OrdinalEncoder(
                 handle_unknown="use_encoded_value",
@@ -119,6 +130,8 @@ def _preprocessor(config, info, native_categories, X=None):
         parts.append((f"text:{column}", features, column))
         n_text += components
     transformer = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
+    if family == "catboost":
+        transformer.set_output(transform="pandas")  # keeps the codes' integer type
     return transformer, len(numeric), len(categorical), n_text
 
 
@@ -144,6 +157,23 @@ def _estimator(config, info, seed, budget, n_numeric, n_categorical, n_text=0):
         if classify:
             return HistGradientBoostingClassifier(class_weight=class_weight, **kwargs)
         return HistGradientBoostingRegressor(**kwargs)
+    if family == "catboost":
+        kwargs = dict(
+            iterations=max(20, int(config["catboost:iterations"] * scale)),
+            learning_rate=config["catboost:learning_rate"],
+            depth=config["catboost:depth"],
+            l2_leaf_reg=config["catboost:l2_leaf_reg"],
+            # A tuple: scikit-learn's clone() rejects the list CatBoost would copy.
+            cat_features=tuple(range(n_numeric, n_numeric + n_categorical)) or None,
+            # CatBoost's own thread pool ignores OMP_NUM_THREADS: pass the sandbox's share.
+            thread_count=max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))),
+            random_seed=seed,
+            verbose=0,
+            allow_writing_files=False,  # no catboost_info/ folder in the working directory
+        )
+        if classify:
+            return CatBoostClassifier(auto_class_weights=class_weight and "Balanced", **kwargs)
+        return CatBoostRegressor(**kwargs)
     if family in ("random_forest", "extra_trees"):
         kwargs = dict(
             n_estimators=max(10, int(FOREST_TREES * scale)),
@@ -194,8 +224,7 @@ def _estimator(config, info, seed, budget, n_numeric, n_categorical, n_text=0):
 
 
 def build_pipeline(config, info, seed=0, budget=None, probabilities=False, X=None):
-    native = config["model"] == "hgb"
-    pre, n_numeric, n_categorical, n_text = _preprocessor(config, info, native_categories=native, X=X)
+    pre, n_numeric, n_categorical, n_text = _preprocessor(config, info, X=X)
     model = _estimator(config, info, seed, budget, n_numeric, n_categorical, n_text)
     if probabilities and isinstance(model, SVC):
         model.set_params(probability=True)  # slower: only when probabilities are scored
@@ -314,7 +343,8 @@ def fit(config, data, seed=0):
 
 
 def predict(model, X):
-    return model.predict(_with_text_filled(X, getattr(model, "text_columns_", None)))
+    labels = model.predict(_with_text_filled(X, getattr(model, "text_columns_", None)))
+    return np.ravel(labels) if np.ndim(labels) == 2 else labels  # CatBoost's multiclass gives a column
 
 
 def predict_proba(model, X):
