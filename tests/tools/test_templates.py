@@ -82,9 +82,10 @@ def test_the_tabular_portfolio_follows_the_task_and_the_families():
 
 
 def test_catboost_in_the_tabular_template_takes_categories_with_gaps(monkeypatch):
-    # CatBoost needs whole-number category codes (HGB's float codes with NaN would fail),
-    # returns multiclass labels as a column (predict() flattens it), and runs on the
-    # sandbox's thread share, which it does not read from OMP_NUM_THREADS itself.
+    # CatBoost needs whole-number category codes (HGB's float codes with NaN would fail)
+    # beside float and TF-IDF columns, returns multiclass labels as a column (predict()
+    # flattens it), and runs on the sandbox's thread share, which it does not read from
+    # OMP_NUM_THREADS itself.
     import types
 
     import numpy as np
@@ -98,7 +99,9 @@ def test_catboost_in_the_tabular_template_takes_categories_with_gaps(monkeypatch
     exec(compile(get("tabular").source("train"), "tabular/train.py", "exec"), namespace)  # noqa: S102 - our template
     X, y = load_iris(return_X_y=True, as_frame=True)
     X["colour"] = pd.Series(np.where(X["petal length (cm)"] > 3, "dark", "pale"), dtype=object)
-    X.loc[::7, "colour"] = None
+    X.loc[::7, "colour"] = np.nan  # a gap, as a CSV's empty cell reads
+    words = np.random.default_rng(0).choice(["leaf", "stem", "petal", "bloom", "seed"], size=(len(X), 4))
+    X["note"] = [" ".join(w) for w in words]
     y = np.asarray(["setosa", "versicolor", "virginica"])[y]
     info = {
         "task": "classification",
@@ -107,6 +110,7 @@ def test_catboost_in_the_tabular_template_takes_categories_with_gaps(monkeypatch
         "n_rows": len(y),
         "numeric_columns": list(X.columns[:4]),
         "categorical_columns": ["colour"],
+        "text_columns": ["note"],
         "classes": sorted(set(y)),
         "n_classes": 3,
     }
@@ -122,7 +126,7 @@ def test_catboost_in_the_tabular_template_takes_categories_with_gaps(monkeypatch
     result = namespace["train"](config, data, seed=0)
     assert result["score"] > 0.9, result["score"]
     model = namespace["fit"](config, data, seed=0)
-    assert model[-1].get_params()["thread_count"] == 2 and model[-1].get_params()["cat_features"] == (4,)
+    assert model[-1].get_params()["thread_count"] == 2 and model[-1].get_cat_feature_indices() == [4]
     labels = namespace["predict"](model, X.iloc[:20])
     assert labels.shape == (20,) and set(labels) <= set(y)
     assert namespace["predict_proba"](model, X.iloc[:20]).shape == (20, 3)

@@ -93,7 +93,7 @@ def _text_features(X, column):
 def _preprocessor(config, info, X=None):
     """Numeric columns imputed (and scaled for the families that need it), then categorical
     ones: one-hot, or integer codes for the families that split on categories themselves
-    (HGB reads codes as floats with NaN for missing; CatBoost needs whole numbers, so -1)."""
+    (HGB reads codes as floats with NaN for missing; CatBoost needs whole numbers: -1)."""
     numeric = list(info.get("numeric_columns", []))
     categorical = list(info.get("categorical_columns", []))
     texts = list(info.get("text_columns", []))
@@ -104,8 +104,10 @@ def _preprocessor(config, info, X=None):
     parts = [("numeric", make_pipeline(*numeric_steps), numeric)] if numeric else []
     if categorical:
         if family == "catboost":
+            # Python ints in an object array: stacked beside the float columns they stay
+            # whole numbers (an integer array would be cast to float, which CatBoost refuses).
             encoder = OrdinalEncoder(
-                handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1, dtype=np.int64
+                handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1, dtype=object
             )
             parts.append(("categorical", encoder, categorical))
         elif family == "hgb":
@@ -130,8 +132,6 @@ def _preprocessor(config, info, X=None):
         parts.append((f"text:{column}", features, column))
         n_text += components
     transformer = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
-    if family == "catboost":
-        transformer.set_output(transform="pandas")  # keeps the codes' integer type
     return transformer, len(numeric), len(categorical), n_text
 
 
@@ -163,8 +163,6 @@ def _estimator(config, info, seed, budget, n_numeric, n_categorical, n_text=0):
             learning_rate=config["catboost:learning_rate"],
             depth=config["catboost:depth"],
             l2_leaf_reg=config["catboost:l2_leaf_reg"],
-            # A tuple: scikit-learn's clone() rejects the list CatBoost would copy.
-            cat_features=tuple(range(n_numeric, n_numeric + n_categorical)) or None,
             # CatBoost's own thread pool ignores OMP_NUM_THREADS: pass the sandbox's share.
             thread_count=max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))),
             random_seed=seed,
@@ -172,7 +170,7 @@ def _estimator(config, info, seed, budget, n_numeric, n_categorical, n_text=0):
             allow_writing_files=False,  # no catboost_info/ folder in the working directory
         )
         if classify:
-            return CatBoostClassifier(auto_class_weights=class_weight and "Balanced", **kwargs)
+            return CatBoostClassifier(auto_class_weights="Balanced" if class_weight else None, **kwargs)
         return CatBoostRegressor(**kwargs)
     if family in ("random_forest", "extra_trees"):
         kwargs = dict(
@@ -230,6 +228,10 @@ def build_pipeline(config, info, seed=0, budget=None, probabilities=False, X=Non
         model.set_params(probability=True)  # slower: only when probabilities are scored
     pipeline = Pipeline([("preprocess", pre), ("model", model)])
     pipeline.text_columns_ = list(info.get("text_columns", []))  # predict() fills their gaps too
+    # CatBoost is told its categorical columns at fit time: as a constructor argument the
+    # list would not survive scikit-learn's clone() (CatBoost keeps a copy).
+    categories = list(range(n_numeric, n_numeric + n_categorical))
+    pipeline.fit_params_ = {"model__cat_features": categories} if config["model"] == "catboost" and categories else {}
     return pipeline
 
 
@@ -314,6 +316,7 @@ def train(config, data, seed=0, budget=None):
         error_score="raise",
         return_estimator=keep_models,
         return_indices=keep_models,
+        params=pipeline.fit_params_,
     )
     train_seconds = time.perf_counter() - started
     scores = cv["test_score"]
@@ -339,7 +342,7 @@ def fit(config, data, seed=0):
     info = dict(data.info)
     X = _with_text_filled(data.X, info.get("text_columns"))
     pipeline = build_pipeline(config, info, seed, probabilities=info["task"] == "classification", X=X)
-    return pipeline.fit(X, data.y)
+    return pipeline.fit(X, data.y, **pipeline.fit_params_)
 
 
 def predict(model, X):
