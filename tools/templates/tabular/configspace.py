@@ -85,8 +85,9 @@ def get_configspace() -> ConfigurationSpace:
             Integer("hgb:max_iter", (32, 512), log=True, default=128),
         )
     if "catboost" in families:
-        # Symmetric trees and ordered target statistics for categories; the defaults are
-        # CatBoost's own but half its 1,000 rounds at a higher rate (bench/portfolio.md).
+        # Symmetric trees and ordered target statistics for categories. Depth and l2 are
+        # CatBoost's defaults; its 1,000 rounds at a data-chosen rate become 500 at 0.05,
+        # about half the time for a CV within 1.4 points on the development sets (4 up, 4 down).
         _only_when(
             cs,
             model,
