@@ -54,6 +54,17 @@ def predict(model, X):
 """
 
 
+def _served_accuracy(runs_dir, name: str) -> float:
+    """`graph.predict` on the sealed rows with the run's saved model (served in the sandbox
+    it was fitted in), scored against the sealed labels."""
+    sealed = pickle.loads((runs_dir / name / "sealed" / "test.pkl").read_bytes())
+    rows = runs_dir / "rows.csv"
+    sealed["X"].to_csv(rows, index=False)
+    result = run_predict(runs_dir / name, rows, "-o", runs_dir / "predictions.csv")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return float((pd.read_csv(runs_dir / "predictions.csv")["prediction"] == sealed["y"]).mean())
+
+
 def test_iris_end_to_end_in_docker(docker_ready, runs_dir):
     result = run_agent(
         "configs/iris.yaml",
@@ -70,13 +81,7 @@ def test_iris_end_to_end_in_docker(docker_ready, runs_dir):
     assert metrics["test"]["accuracy"] >= 0.9 and metrics["trials"]["finished"] == 8
     assert "sandbox: docker" in result.stderr
     # Predicting with the saved model happens in the sandbox it was fitted in: Docker here.
-    sealed = pickle.loads((runs_dir / "iris" / "sealed" / "test.pkl").read_bytes())
-    rows = runs_dir / "rows.csv"
-    sealed["X"].to_csv(rows, index=False)
-    result = run_predict(runs_dir / "iris", rows, "-o", runs_dir / "predictions.csv")
-    assert result.returncode == 0, result.stderr[-2000:]
-    predictions = pd.read_csv(runs_dir / "predictions.csv")["prediction"]
-    assert (predictions == sealed["y"]).mean() == pytest.approx(metrics["test"]["accuracy"])
+    assert _served_accuracy(runs_dir, "iris") == pytest.approx(metrics["test"]["accuracy"])
 
 
 def test_catboost_runs_in_the_image_on_categories_and_gaps(docker_ready, runs_dir):
@@ -95,13 +100,7 @@ def test_catboost_runs_in_the_image_on_categories_and_gaps(docker_ready, runs_di
     trials = list(csv.DictReader(open(runs_dir / "adult" / "trials.csv")))
     assert {t["config.model"] for t in trials} == {"catboost"} and metrics["trials"]["success"] >= 1
     assert metrics["test"]["accuracy"] > 0.78, metrics["test"]  # the majority class is 0.76
-    sealed = pickle.loads((runs_dir / "adult" / "sealed" / "test.pkl").read_bytes())
-    rows = runs_dir / "rows.csv"
-    sealed["X"].to_csv(rows, index=False)
-    result = run_predict(runs_dir / "adult", rows, "-o", runs_dir / "predictions.csv")
-    assert result.returncode == 0, result.stderr[-2000:]
-    predictions = pd.read_csv(runs_dir / "predictions.csv")["prediction"]
-    assert (predictions == sealed["y"]).mean() == pytest.approx(metrics["test"]["accuracy"])
+    assert _served_accuracy(runs_dir, "adult") == pytest.approx(metrics["test"]["accuracy"])
 
 
 @pytest.mark.parametrize("dask", [None, "local"], ids=["threads", "dask"])
