@@ -187,3 +187,28 @@ def test_template_update_forecasts_the_next_step_from_the_true_history_without_r
     np.testing.assert_array_equal(updated.regressors[0][-1].coef_, coefficients[1])
     # The same as the fitted forecaster's combination of one-step forecasts at that position.
     assert forecast[0] == pytest.approx(updated.one_step(len(longer.y)))
+
+
+def test_one_step_weights_come_from_the_history_and_beat_the_equal_average_a_year_ahead():
+    # fit() weights the parts' lead-1 forecasts by their one-step errors over the history's
+    # last three cycles. On the last 30 training years (never sealed), forecast a year at a
+    # time from the true past, the weighted forecast errs less than the equal average,
+    # whose seasonal-naive part errs most a year ahead.
+    series = np.asarray(load_sunspots(30).y, dtype=float)
+    template = _template_train(30)
+    model = template.fit(RIDGE, types.SimpleNamespace(X=None, y=series[:-30], info={}))
+    weights = model.lead_one_weights
+    assert set(weights) == {"model", "autoregressive", "seasonal_naive", "threshold_autoregressive"}
+    assert sum(weights.values()) == pytest.approx(1.0)
+    assert min(weights, key=weights.get) == "seasonal_naive"
+    weighted, equal = [], []
+    for t in range(len(series) - 30, len(series)):
+        template.update(model, types.SimpleNamespace(X=None, y=series[:t], info={}))
+        parts = {name: values[0] for name, values in model.components(1).items()}
+        assert model.forecast(1)[0] == pytest.approx(sum(weights[k] * v for k, v in parts.items()))
+        weighted.append(abs(model.forecast(1)[0] - series[t]))
+        equal.append(abs(np.mean(list(parts.values())) - series[t]))
+    assert np.mean(weighted) < np.mean(equal)
+    # The 30-step forecast keeps the equal average after its first step.
+    path, parts = model.forecast(30), model.components(30)
+    np.testing.assert_allclose(path[1:], np.mean(list(parts.values()), axis=0)[1:])
