@@ -22,7 +22,9 @@ binary), on the same test rows for everyone, scored once; the wall time of each 
 harness saw it (start to exit, imports and the agent's planning, verification and refit included);
 the agent's trials. The machine has few cores and may be shared: every record keeps the share of the
 machine's CPU time that other processes (not this run's process tree) used while it ran, from
-/proc/stat less the run's own CPU time, and the report flags the runs where that share was high.
+/proc/stat less the run's own CPU time (from a CPU-accounting cgroup of the run where the harness may
+make one, so the agent's sandbox workers count as its own), and the report flags the runs where that
+share was high.
 
 Judging, per budget (a method that failed or timed out has no score):
 - Tie: two test scores within one standard error of the test metric, computed from the number of
@@ -83,14 +85,55 @@ def _cpu_seconds() -> tuple[float, float]:
     return busy / ticks, children.ru_utime + children.ru_stime
 
 
+class _CpuAccount:
+    """A CPU-accounting cgroup for one run, when this machine lets us make one (root).
+
+    Reaped children's rusage misses the agent's sandbox workers: their processes die with
+    their PID namespace and are never waited for, so the harness once counted the agent's own
+    trials as "other processes" (86-96% on every agent run). Every process the run starts,
+    sandboxes included, inherits this cgroup (the sandboxes' own cgroups are in the memory
+    and pids hierarchies), and its counter keeps the CPU time of processes that have died."""
+
+    def __init__(self) -> None:
+        self.folder: Path | None = None
+        # cgroup v1's cpuacct hierarchy only: on cgroup v2 a cgroup holding the agent could not
+        # give its sandboxes memory-limited child cgroups (no processes in inner cgroups).
+        root = Path("/sys/fs/cgroup/cpuacct")
+        if (root / "cpuacct.usage").exists():
+            try:
+                folder = root / f"automl-bench-{os.getpid()}-{time.monotonic_ns()}"
+                folder.mkdir()
+                self.folder = folder
+            except OSError:
+                pass
+
+    def join(self) -> None:
+        """In the child, before exec: move it into the cgroup."""
+        if self.folder:
+            (self.folder / "cgroup.procs").write_text(str(os.getpid()))
+
+    def seconds(self) -> float | None:
+        return int((self.folder / "cpuacct.usage").read_text()) / 1e9 if self.folder else None
+
+    def remove(self) -> None:
+        if self.folder:
+            try:
+                self.folder.rmdir()  # empty once every process of the run has exited
+            except OSError:
+                pass
+
+
 def _run(cmd: list[str], log: Path, timeout: float, cwd: Path) -> tuple[int | str, float, float, float]:
     """Runs `cmd` in its own process group. Returns the exit code (or "timeout"), the wall seconds,
     the CPU seconds of the run, and the share of the machine's CPU that other processes used meanwhile."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    account = _CpuAccount()
     cpu_before = _cpu_seconds()
     started = time.monotonic()
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=account.join
+        )
         try:
             code: int | str = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -103,6 +146,8 @@ def _run(cmd: list[str], log: Path, timeout: float, cwd: Path) -> tuple[int | st
             raise
     wall = time.monotonic() - started
     machine, own = (after - before for after, before in zip(_cpu_seconds(), cpu_before, strict=True))
+    own = account.seconds() or own
+    account.remove()
     others = max(machine - own, 0.0) / (wall * (os.cpu_count() or 1))
     return code, wall, round(own, 1), round(others, 3)
 
