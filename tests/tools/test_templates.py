@@ -130,3 +130,77 @@ def test_catboost_in_the_tabular_template_takes_categories_with_gaps(monkeypatch
     labels = namespace["predict"](model, X.iloc[:20])
     assert labels.shape == (20,) and set(labels) <= set(y)
     assert namespace["predict_proba"](model, X.iloc[:20]).shape == (20, 3)
+
+
+def _tabular_train() -> dict:
+    from tools.templates import get
+
+    namespace: dict = {}
+    exec(compile(get("tabular").source("train"), "tabular/train.py", "exec"), namespace)  # noqa: S102 - our template
+    return namespace
+
+
+def test_text_scores_are_out_of_fold_so_noise_text_cannot_leak_the_label():
+    # A stacked text model: fitted in-sample, a linear model on TF-IDF memorises random
+    # labels from random words; the scores the next model learns from must be out of fold,
+    # as uninformative as the text really is. At predict time the full model scores.
+    import numpy as np
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    vocabulary = [f"w{i}" for i in range(400)]
+    texts = pd.Series([" ".join(rng.choice(vocabulary, 8)) for _ in range(300)])
+    y = rng.choice(["no", "yes"], 300)
+    scores = _tabular_train()["TextScores"](["no", "yes"])
+    out_of_fold = scores.fit_transform(texts, y)
+    assert out_of_fold.shape == (300, 1)
+    assert roc_auc_score(y == "yes", out_of_fold[:, 0]) < 0.65
+    assert roc_auc_score(y == "yes", scores.transform(texts)[:, 0]) > 0.9
+
+
+@pytest.mark.parametrize("classes", [["ham", "spam"], ["ham", "spam", "eggs"]])
+def test_a_text_column_beside_numbers_and_categories_feeds_every_family_its_scores(classes):
+    # The label is in the text only: the text's scores carry it to HGB (whose category
+    # mask must still line up with the columns) and to a linear model alike.
+    import types
+
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    y = rng.choice(classes, 240)
+    filler = ["the", "a", "tin", "of", "with", "and", "fresh", "old"]
+    X = pd.DataFrame(
+        {
+            "weight": rng.normal(size=240),
+            "shop": rng.choice(["north", "south"], 240).astype(object),
+            "note": [" ".join([*rng.choice(filler, 5), label]) for label in y],
+        }
+    )
+    info = {
+        "task": "classification",
+        "metric": "accuracy",
+        "cv_folds": 3,
+        "n_rows": 240,
+        "numeric_columns": ["weight"],
+        "categorical_columns": ["shop"],
+        "text_columns": ["note"],
+        "classes": classes,
+        "n_classes": len(classes),
+    }
+    namespace = _tabular_train()
+    data = types.SimpleNamespace(X=X, y=y, info=info)
+    hgb = {
+        "model": "hgb",
+        "class_weight": "none",
+        "hgb:learning_rate": 0.1,
+        "hgb:max_leaf_nodes": 15,
+        "hgb:min_samples_leaf": 10,
+        "hgb:l2_regularization": 0.0,
+        "hgb:max_features": 1.0,
+        "hgb:max_iter": 50,
+    }
+    linear = {"model": "linear", "class_weight": "none", "linear:C": 1.0, "scaler": "standard"}
+    for config in (hgb, linear):
+        assert namespace["train"](config, data, seed=0)["score"] > 0.95, config["model"]

@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 from catboost import CatBoostClassifier, CatBoostRegressor
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import TruncatedSVD
 from sklearn.ensemble import (
@@ -57,6 +58,7 @@ SCORERS = {
 ERRORS = {"log_loss", "rmse", "mae"}  # sklearn negates these; the loss is the error itself
 FOREST_TREES = 200
 TEXT_COMPONENTS = 50  # dense features per free-text column
+TEXT_SCORE_FOLDS = 3  # the folds a text column's linear scores are made out of fold on
 
 
 def _scaler(name, n_rows):
@@ -88,6 +90,56 @@ def _text_features(X, column):
         TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), max_features=20000, dtype=np.float32),
         TruncatedSVD(n_components=components, random_state=0),
     ), components
+
+
+class TextScores(BaseEstimator, TransformerMixin):
+    """A free-text column as a linear model's scores: TF-IDF of words and word pairs into a
+    logistic regression (class probabilities; one column for two classes) or a ridge (a
+    value). The LSA components keep a few hundred words' worth of a text; a linear model
+    reads all of them, and its score is one strong feature for any family (a stacked text
+    model). Fitting returns out-of-fold scores (TEXT_SCORE_FOLDS folds of the rows it is
+    given), so the model after it never learns from a score its own label helped make;
+    transform() then scores with the model fitted on all of them."""
+
+    def __init__(self, classes=None, seed=0):
+        self.classes = classes  # None: a regression
+        self.seed = seed
+
+    def _linear(self):
+        model = LogisticRegression(max_iter=2000) if self.classes is not None else Ridge()
+        return make_pipeline(
+            TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, max_features=50000, dtype=np.float32),
+            model,
+        )
+
+    def _scores(self, model, texts):
+        if self.classes is None:
+            return model.predict(texts).reshape(-1, 1)
+        out = np.zeros((len(texts), len(self.classes)))  # a class a fold never saw scores 0
+        out[:, [self.classes.index(c) for c in model.classes_]] = model.predict_proba(texts)
+        return out[:, 1:] if len(self.classes) == 2 else out
+
+    def fit(self, X, y):
+        self.fit_transform(X, y)
+        return self
+
+    def fit_transform(self, X, y):
+        texts, y = np.asarray(X, dtype=object).ravel(), np.asarray(y)
+        kind = KFold if self.classes is None or len(np.unique(y)) < 2 else StratifiedKFold
+        folds = kind(n_splits=TEXT_SCORE_FOLDS, shuffle=True, random_state=self.seed)
+        out = np.zeros((len(texts), width_of_text_scores(self.classes)))
+        for rows, held in folds.split(texts, y):
+            if len(np.unique(y[rows])) > 1 or self.classes is None:
+                out[held] = self._scores(self._linear().fit(texts[rows], y[rows]), texts[held])
+        self.model_ = self._linear().fit(texts, y)
+        return out
+
+    def transform(self, X):
+        return self._scores(self.model_, np.asarray(X, dtype=object).ravel())
+
+
+def width_of_text_scores(classes):
+    return 1 if classes is None or len(classes) == 2 else len(classes)
 
 
 def _preprocessor(config, info, X=None):
@@ -127,10 +179,15 @@ def _preprocessor(config, info, X=None):
             )
             parts.append(("categorical", make_pipeline(SimpleImputer(strategy="most_frequent"), encoder), categorical))
     n_text = 0
+    classify = info["task"] == "classification"
+    classes = list(info.get("classes") or []) if classify else None
     for column in texts:  # a column name, not a list: TF-IDF takes one column of documents
         features, components = _text_features(X, column)
         parts.append((f"text:{column}", features, column))
         n_text += components
+        if not classify or len(classes) >= 2:  # the scores' width needs the classes up front
+            parts.append((f"text-scores:{column}", TextScores(classes), column))
+            n_text += width_of_text_scores(classes)
     transformer = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
     return transformer, len(numeric), len(categorical), n_text
 
