@@ -32,6 +32,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
+from sklearn.naive_bayes import MultinomialNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -93,30 +94,34 @@ def _text_features(X, column):
 
 
 class TextScores(BaseEstimator, TransformerMixin):
-    """A free-text column as a linear model's scores: TF-IDF of words and word pairs into a
-    logistic regression (class probabilities; one column for two classes) or a ridge (a
-    value). The LSA components keep a few hundred words' worth of a text; a linear model
-    reads all of them, and its score is one strong feature for any family (a stacked text
-    model). Fitting returns out-of-fold scores (TEXT_SCORE_FOLDS folds of the rows it is
-    given), so the model after it never learns from a score its own label helped make;
-    transform() then scores with the model fitted on all of them."""
+    """A free-text column as a text model's scores: TF-IDF of words and word pairs into a
+    multinomial naive Bayes (class probabilities; one column for two classes) or a ridge (a
+    value). The LSA components keep a few hundred words' worth of a text; a text model reads
+    all of them, and its score is one strong feature for any family (a stacked text model).
+    Fitting returns out-of-fold scores (TEXT_SCORE_FOLDS folds of the rows it is given), so
+    the model after it never learns from a score its own label helped make; transform() then
+    scores with the model fitted on all of them. The vocabulary and IDF weights are fitted
+    once on the rows given (no labels: nothing to leak), the text models per fold.
+
+    Naive Bayes, not logistic regression: on trump_tweets' training split (the development
+    set with text) its 3-fold accuracy was 0.839 against 0.830 and its log loss 0.362
+    against 0.406 (alpha 0.1 of 0.03-1.0); and its fit costs milliseconds where an
+    eight-class logistic regression on 11,250 short texts took a second a fold, which cost
+    every trial of a 60 s run its timeout.
+    """
 
     def __init__(self, classes=None, seed=0):
         self.classes = classes  # None: a regression
         self.seed = seed
 
-    def _linear(self):
-        model = LogisticRegression(max_iter=2000) if self.classes is not None else Ridge()
-        return make_pipeline(
-            TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, max_features=50000, dtype=np.float32),
-            model,
-        )
+    def _text_model(self):
+        return MultinomialNB(alpha=0.1) if self.classes is not None else Ridge()
 
-    def _scores(self, model, texts):
+    def _scores(self, model, documents):
         if self.classes is None:
-            return model.predict(texts).reshape(-1, 1)
-        out = np.zeros((len(texts), len(self.classes)))  # a class a fold never saw scores 0
-        out[:, [self.classes.index(c) for c in model.classes_]] = model.predict_proba(texts)
+            return model.predict(documents).reshape(-1, 1)
+        out = np.zeros((documents.shape[0], len(self.classes)))  # a class a fold never saw scores 0
+        out[:, [self.classes.index(c) for c in model.classes_]] = model.predict_proba(documents)
         return out[:, 1:] if len(self.classes) == 2 else out
 
     def fit(self, X, y):
@@ -125,17 +130,22 @@ class TextScores(BaseEstimator, TransformerMixin):
 
     def fit_transform(self, X, y):
         texts, y = np.asarray(X, dtype=object).ravel(), np.asarray(y)
+        self.vectorizer_ = TfidfVectorizer(
+            sublinear_tf=True, ngram_range=(1, 2), min_df=2, max_features=50000, dtype=np.float32
+        )
+        documents = self.vectorizer_.fit_transform(texts)
         kind = KFold if self.classes is None or len(np.unique(y)) < 2 else StratifiedKFold
         folds = kind(n_splits=TEXT_SCORE_FOLDS, shuffle=True, random_state=self.seed)
         out = np.zeros((len(texts), width_of_text_scores(self.classes)))
         for rows, held in folds.split(texts, y):
             if len(np.unique(y[rows])) > 1 or self.classes is None:
-                out[held] = self._scores(self._linear().fit(texts[rows], y[rows]), texts[held])
-        self.model_ = self._linear().fit(texts, y)
+                out[held] = self._scores(self._text_model().fit(documents[rows], y[rows]), documents[held])
+        self.model_ = self._text_model().fit(documents, y)
         return out
 
     def transform(self, X):
-        return self._scores(self.model_, np.asarray(X, dtype=object).ravel())
+        documents = self.vectorizer_.transform(np.asarray(X, dtype=object).ravel())
+        return self._scores(self.model_, documents)
 
 
 def width_of_text_scores(classes):
