@@ -81,6 +81,29 @@ def test_the_tabular_portfolio_follows_the_task_and_the_families():
     assert all("class_weight" not in c for c in regression["portfolio"])  # no classification hyperparameters
 
 
+def _tabular_train() -> dict:
+    from tools.templates import get
+
+    namespace: dict = {}
+    exec(compile(get("tabular").source("train"), "tabular/train.py", "exec"), namespace)  # noqa: S102 - our template
+    return namespace
+
+
+def _classification_info(X, classes, numeric, categorical, text) -> dict:
+    """What the profile tells the tabular template about a classification table."""
+    return {
+        "task": "classification",
+        "metric": "accuracy",
+        "cv_folds": 3,
+        "n_rows": len(X),
+        "numeric_columns": numeric,
+        "categorical_columns": categorical,
+        "text_columns": text,
+        "classes": classes,
+        "n_classes": len(classes),
+    }
+
+
 def test_catboost_in_the_tabular_template_takes_categories_with_gaps(monkeypatch):
     # CatBoost needs whole-number category codes (HGB's float codes with NaN would fail)
     # beside float and TF-IDF columns, returns multiclass labels as a column (predict()
@@ -92,28 +115,15 @@ def test_catboost_in_the_tabular_template_takes_categories_with_gaps(monkeypatch
     import pandas as pd
     from sklearn.datasets import load_iris
 
-    from tools.templates import get
-
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
-    namespace: dict = {}
-    exec(compile(get("tabular").source("train"), "tabular/train.py", "exec"), namespace)  # noqa: S102 - our template
+    namespace = _tabular_train()
     X, y = load_iris(return_X_y=True, as_frame=True)
     X["colour"] = pd.Series(np.where(X["petal length (cm)"] > 3, "dark", "pale"), dtype=object)
     X.loc[::7, "colour"] = np.nan  # a gap, as a CSV's empty cell reads
     words = np.random.default_rng(0).choice(["leaf", "stem", "petal", "bloom", "seed"], size=(len(X), 4))
     X["note"] = [" ".join(w) for w in words]
     y = np.asarray(["setosa", "versicolor", "virginica"])[y]
-    info = {
-        "task": "classification",
-        "metric": "accuracy",
-        "cv_folds": 3,
-        "n_rows": len(y),
-        "numeric_columns": list(X.columns[:4]),
-        "categorical_columns": ["colour"],
-        "text_columns": ["note"],
-        "classes": sorted(set(y)),
-        "n_classes": 3,
-    }
+    info = _classification_info(X, sorted(set(y)), list(X.columns[:4]), ["colour"], ["note"])
     data = types.SimpleNamespace(X=X, y=y, info=info)
     config = {
         "model": "catboost",
@@ -130,14 +140,6 @@ def test_catboost_in_the_tabular_template_takes_categories_with_gaps(monkeypatch
     labels = namespace["predict"](model, X.iloc[:20])
     assert labels.shape == (20,) and set(labels) <= set(y)
     assert namespace["predict_proba"](model, X.iloc[:20]).shape == (20, 3)
-
-
-def _tabular_train() -> dict:
-    from tools.templates import get
-
-    namespace: dict = {}
-    exec(compile(get("tabular").source("train"), "tabular/train.py", "exec"), namespace)  # noqa: S102 - our template
-    return namespace
 
 
 def test_text_scores_are_out_of_fold_so_noise_text_cannot_leak_the_label():
@@ -178,17 +180,7 @@ def test_a_text_column_beside_numbers_and_categories_feeds_every_family_its_scor
             "note": [" ".join([*rng.choice(filler, 5), label]) for label in y],
         }
     )
-    info = {
-        "task": "classification",
-        "metric": "accuracy",
-        "cv_folds": 3,
-        "n_rows": 240,
-        "numeric_columns": ["weight"],
-        "categorical_columns": ["shop"],
-        "text_columns": ["note"],
-        "classes": classes,
-        "n_classes": len(classes),
-    }
+    info = _classification_info(X, classes, ["weight"], ["shop"], ["note"])
     namespace = _tabular_train()
     data = types.SimpleNamespace(X=X, y=y, info=info)
     hgb = {

@@ -228,9 +228,14 @@ class Forecaster:
         self.step = 1
         self.lead_one_weights = None  # {part: weight} once fit() has learned them; else equal
 
-    def fit(self, series):
+    def read(self, series):
+        """Forecast from `series` (the true history) from now on; nothing is refitted."""
         self.series = np.asarray(series, dtype=float)
         self.history = _forward(self.series, self.config["ts:transform"])
+        return self
+
+    def fit(self, series):
+        self.read(series)
         start = min(int(self.config["ts:lags"]), len(self.history) - 10)
         X, y = _design(self.history, self.config, max(1, start))
         self.regressors = [_regressor(self.config, self.seed, self.budget).fit(X, y)]
@@ -269,7 +274,7 @@ class Forecaster:
     def forecast(self, steps):
         parts = self.components(steps)
         path = np.mean(list(parts.values()), axis=0)
-        if len(path) and self.lead_one_weights:
+        if len(path):
             path[0] = self._lead_one({name: values[0] for name, values in parts.items()})
         return path
 
@@ -387,8 +392,7 @@ def _lead_one_weights(config, seed, series):
     held_out = Forecaster(config, seed).fit(series[:-window])
     squared = {}
     for t in range(len(series) - window, len(series)):
-        held_out.series, held_out.history = series[:t], _forward(series[:t], config["ts:transform"])
-        for name, values in held_out.components(1).items():
+        for name, values in held_out.read(series[:t]).components(1).items():
             squared.setdefault(name, []).append((values[0] - series[t]) ** 2)
     inverse = {name: 1.0 / max(float(np.mean(errors)), 1e-12) for name, errors in squared.items()}
     return {name: value / sum(inverse.values()) for name, value in inverse.items()}
@@ -410,8 +414,7 @@ def update(model, data):
     training series; their lags, the rolling features and the seasonal-naive part read the
     new history."""
     series, times = _in_time_order(data)
-    model.series = series
-    model.history = _forward(series, model.config["ts:transform"])
+    model.read(series)
     if times is not None and len(times):
         model.last_time = float(times[-1])
     return model
