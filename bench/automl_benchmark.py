@@ -372,7 +372,9 @@ def _cell(r: dict | None, bold: bool = False) -> str:
 
 
 def _seconds(r: dict | None) -> str:
-    return f"{r['wall_seconds']:.0f}" if r else " "
+    if r is None:
+        return " "
+    return "-" if r.get("wall_seconds") is None else f"{r['wall_seconds']:.0f}"  # "-": not recorded
 
 
 def agent_time_table(rows: dict[str, dict], budget: float) -> None:
@@ -451,7 +453,7 @@ def report(records: dict[tuple, dict], selected: list[str], budgets: list[float]
                 f"\nMean rank over {len(complete)} data sets (1 = best of four): "
                 + ", ".join(f"{LABEL[m]} {mean[m]:.2f}" for m in sorted(RANKED, key=mean.get))
             )
-        total = sum(r["wall_seconds"] for row in rows.values() for r in row.values() if r)
+        total = sum(r.get("wall_seconds") or 0 for row in rows.values() for r in row.values() if r)
         counted = sum(1 for row in rows.values() for r in row.values() if r)
         commits = sorted({str(row["agent"]["agent_commit"]) for row in rows.values() if row["agent"]})
         print(

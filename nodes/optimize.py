@@ -80,6 +80,7 @@ class SearchBook:
     train_attempt: int
     trials: int = 0
     crashed: int = 0
+    succeeded: int = 0  # until one trial succeeds, a trial may use the rest of the search
     crashes: list[dict] = field(default_factory=list)
     objectives: list[str] = field(default_factory=list)  # extra objectives, shown per trial
 
@@ -89,6 +90,7 @@ class SearchBook:
     def on_trial(self, record: dict) -> None:
         self.trials += 1
         self.crashed += record["status"] == "crashed"
+        self.succeeded += record["status"] == "success"
         with open(self.run.path(RunFolder.TRIALS_LOG), "a") as fh:
             fh.write(json.dumps({**record, "train_attempt": self.train_attempt}) + "\n")
         score = "" if record["score"] is None else f", CV {self.metric} {record['score']:.4f}"
@@ -144,12 +146,16 @@ TRIAL_SHARE = 0.5  # of the remaining search time, the most one trial may take .
 MIN_TRIAL_SECONDS = 10.0  # ... but never less than this (unless the search ends sooner)
 
 
-def trial_timeout(limit: float, seconds_left: float) -> float:
+def trial_timeout(limit: float, seconds_left: float, first: bool = False) -> float:
     """How long one trial may run: the configured trial timeout, at most half of what remains
     of the search (a family whose trials are slow cannot crowd out the rest; SMAC is told it
     timed out and learns what it costs), and never past the search's walltime (at least a
-    second, so a trial started at the last moment fails as a timeout, not a bad request)."""
-    share = max(MIN_TRIAL_SECONDS, TRIAL_SHARE * seconds_left)
+    second, so a trial started at the last moment fails as a timeout, not a bad request).
+    Until a first trial has succeeded (`first`) there is nothing to crowd out, and a model
+    that takes most of the search beats none: those trials may run to the search's end. (A
+    60 s run on an 11,250-row table with a text column failed when its first trials, which
+    needed 16-20 s, were stopped at half of the 31 s search.)"""
+    share = seconds_left if first else max(MIN_TRIAL_SECONDS, TRIAL_SHARE * seconds_left)
     return max(1.0, min(limit, share, seconds_left))
 
 
@@ -159,7 +165,7 @@ def trial_evaluator(run_trial, book: SearchBook, config, spec, state: dict, stor
     info = plan_facts(state)
 
     def evaluate(worker: int, trial_config: dict, seed: int, budget: float | None, seconds_left: float):
-        timeout = trial_timeout(limit, seconds_left)
+        timeout = trial_timeout(limit, seconds_left, first=not book.succeeded)
         request = {
             "module": SANDBOX_FINAL_TRAIN,
             "data": SANDBOX_TRAIN_DATA,
@@ -273,6 +279,7 @@ def optimize(state: dict) -> dict:
         train["attempt"],
         trials=sum(before.values()),
         crashed=before.get("crashed", 0),
+        succeeded=before.get("success", 0),
         objectives=plan_objectives(state["plan"]),
     )
     # Only an LLM-written training function goes back to its coder: the template would
@@ -289,6 +296,7 @@ def optimize(state: dict) -> dict:
         search.spec = spec = within_run_budget(state, run, spec, config.optimizer.walltime)
         store = OutOfFoldStore(run.out_of_fold(state.get("recodes", 0)))
         portfolio, spec = portfolio_alongside(state, run, search, run_trial, store)
+        book.succeeded += sum(t["loss"] is not None for t in portfolio)  # a result to deploy already
         evaluate = trial_evaluator(run_trial, book, config, spec, state, store)
         reserve = ensemble_reserve(state, config, store, spec.n_workers)
         result = search.run(evaluate, spec.n_workers, book.on_trial, should_stop, reserve)

@@ -118,3 +118,15 @@ def test_the_crash_rule(trials, crashed, can_recode, expected):
 )
 def test_a_trial_gets_at_most_half_of_the_remaining_search(limit, seconds_left, expected):
     assert trial_timeout(limit, seconds_left) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("limit", "seconds_left", "expected"),
+    [
+        (300, 31, 31),  # nothing has succeeded yet: the rest of the search, not half of it
+        (20, 31, 20),  # still within the configured trial timeout
+        (300, 0.2, 1.0),
+    ],
+)
+def test_until_a_trial_succeeds_a_trial_may_use_the_rest_of_the_search(limit, seconds_left, expected):
+    assert trial_timeout(limit, seconds_left, first=True) == pytest.approx(expected)
