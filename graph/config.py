@@ -117,7 +117,13 @@ class CoderConfig(Section):
 
 
 class VerifyConfig(Section):
-    n_configs: int = Field(4, ge=1, le=100, description="random configurations trained during verification")
+    n_configs: int = Field(
+        4,
+        ge=1,
+        le=100,
+        description="random configurations an LLM's training function is verified on (beside the default; "
+        "the built-in one is verified on its default only)",
+    )
     n_samples: int = Field(200, ge=10, description="configurations sampled from the space")
     subsample: int = Field(300, ge=20, description="training rows used to verify")
     timeout: float = Field(120.0, gt=0, description="seconds per verification call")
