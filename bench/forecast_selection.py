@@ -29,7 +29,8 @@ how often the combined forecast beats each baseline.
 With `--one-step` (and `--every N`) it scores one-step-ahead forecasts instead, as deploy
 does on the sealed years: the default configuration fitted on the history before each
 window, then each year of the window forecast from the true years before it, no refit
-(the template's update()), its parts and their average beside the AR baseline's.
+(the template's update()), its lead-1 parts (its AR and SETAR there fitted on the square
+roots) and their average beside the AR baseline's.
 
     python bench/forecast_selection.py --every 3 --one-step   # 50 windows, ~1 min
 """
@@ -164,7 +165,7 @@ def one_step_window(train: types.ModuleType, series: np.ndarray, cut: int) -> di
     errors: dict[str, list[float]] = {}
     for t in range(cut, cut + HORIZON):
         past = types.SimpleNamespace(X=None, y=series[:t], info={})
-        parts = {k: v[0] for k, v in train.update(model, past).components(1).items()}
+        parts = train.update(model, past).lead_one_parts(t)
         parts["equal"] = float(np.mean(list(parts.values())))
         parts["combined"] = float(model.forecast(1)[0])
         parts["ar_baseline"] = ar.next_value(series[:t])

@@ -191,9 +191,10 @@ def test_template_update_forecasts_the_next_step_from_the_true_history_without_r
 
 def test_one_step_weights_come_from_the_history_and_beat_the_equal_average_a_year_ahead():
     # fit() weights the parts' lead-1 forecasts by their one-step errors over the history's
-    # last three cycles. On the last 30 training years (never sealed), forecast a year at a
-    # time from the true past, the weighted forecast errs less than the equal average,
-    # whose seasonal-naive part errs most a year ahead.
+    # last three cycles, the AR and SETAR fitted on square roots. On the last 30 training
+    # years (never sealed), forecast a year at a time from the true past, the weighted
+    # forecast errs less than the equal average of the 30-step forecast's parts, whose
+    # seasonal-naive part errs most a year ahead.
     series = np.asarray(load_sunspots(30).y, dtype=float)
     template = _template_train(30)
     model = template.fit(RIDGE, types.SimpleNamespace(X=None, y=series[:-30], info={}))
@@ -204,11 +205,28 @@ def test_one_step_weights_come_from_the_history_and_beat_the_equal_average_a_yea
     weighted, equal = [], []
     for t in range(len(series) - 30, len(series)):
         template.update(model, types.SimpleNamespace(X=None, y=series[:t], info={}))
-        parts = {name: values[0] for name, values in model.components(1).items()}
+        parts = model.lead_one_parts(t)
         assert model.forecast(1)[0] == pytest.approx(sum(weights[k] * v for k, v in parts.items()))
         weighted.append(abs(model.forecast(1)[0] - series[t]))
-        equal.append(abs(np.mean(list(parts.values())) - series[t]))
+        equal.append(abs(np.mean([values[0] for values in model.components(1).values()]) - series[t]))
     assert np.mean(weighted) < np.mean(equal)
-    # The 30-step forecast keeps the equal average after its first step.
+    # The 30-step forecast keeps the equal average of the raw parts after its first step.
     path, parts = model.forecast(30), model.components(30)
     np.testing.assert_allclose(path[1:], np.mean(list(parts.values()), axis=0)[1:])
+
+
+def test_lead_one_ar_and_setar_are_fitted_on_square_roots_of_a_series_never_negative():
+    series = np.asarray(load_sunspots(30).y, dtype=float)[:-30]
+    template = _template_train(30)
+    model = template.fit(RIDGE, types.SimpleNamespace(X=None, y=series, info={}))
+    roots, t = np.sqrt(series), len(series)
+    parts = model.lead_one_parts(t)
+    ar = model.root_ar[0] + model.root_ar[1:] @ roots[t - 1 : t - len(model.root_ar) : -1]
+    assert parts["autoregressive"] == pytest.approx(ar**2)
+    assert parts["autoregressive"] != pytest.approx(template._autoregressive_step(model.ar, series, t))
+    # A series that goes below zero has no square roots: the raw AR and SETAR stay.
+    shifted = template.fit(RIDGE, types.SimpleNamespace(X=None, y=series - 50.0, info={}))
+    assert shifted.root_ar is None and shifted.root_setar is None
+    assert shifted.lead_one_parts(t)["autoregressive"] == pytest.approx(
+        template._autoregressive_step(shifted.ar, series - 50.0, t)
+    )
