@@ -6,7 +6,7 @@ METHOD is one of
 - `flaml`: FLAML `AutoML.fit(time_budget=BUDGET, n_jobs=cores, metric=accuracy|r2, seed=0)`.
 - `autogluon`: AutoGluon-Tabular `TabularPredictor(eval_metric=accuracy|r2).fit(presets="medium_quality",
   time_limit=BUDGET, num_cpus=cores)`; its model folder is a temporary folder, deleted afterwards.
-- `hgb`: scikit-learn's HistGradientBoostingClassifier/Regressor with default settings; string columns
+- `hgb`: scikit-learn's HistGradientBoostingClassifier/Regressor with default settings (random_state=0); string columns
   are ordinal-encoded and marked categorical (those with more than 255 levels stay ordinal numbers).
 - `linear`: LogisticRegression(max_iter=2000) / Ridge() behind simple preprocessing: numbers imputed
   (median) and standardised, strings imputed and one-hot encoded (levels seen fewer than 5 times
@@ -135,7 +135,8 @@ def run_hgb(X, y, X_test, task, budget, cores):
 
     X, X_test, mask = _encoded(X, X_test)
     model = (HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor)(
-        categorical_features=mask if any(mask) else None
+        categorical_features=mask if any(mask) else None,
+        random_state=0,  # over 10,000 rows it stops early on a random validation split: seeded, repeatable
     )
     model.fit(X, y)
     proba = pd.DataFrame(model.predict_proba(X_test), columns=model.classes_) if task == "classification" else None
