@@ -310,20 +310,32 @@ class Forecaster:
         transform = self.config["ts:transform"]
         parts = {"model": float(np.mean([_backward(r.predict(row), transform)[0] for r in self.regressors]))}
         roots = np.sqrt(np.clip(self.series, 0, None))
+        if self.root_ar is not None:
+            parts["autoregressive"] = _squared(_ar_at(self.root_ar, roots, t))
+        elif self.ar is not None:
+            parts["autoregressive"] = _ar_at(self.ar, self.series, t)
         if self.ar is not None:
-            ar, series = (self.root_ar, roots) if self.root_ar is not None else (self.ar, self.series)
-            lags = len(ar) - 1
-            parts["autoregressive"] = _autoregressive_step(ar, series, t) if t >= lags else series[t - 1]
             parts["seasonal_naive"] = self.series[t - SEASON] if t >= SEASON else self.series[t - 1]
-        setar, series = (self.root_setar, roots) if self.root_setar is not None else (self.setar, self.series)
-        if setar is not None:
-            reach = max(setar[0], setar[2])
-            parts["threshold_autoregressive"] = _threshold_step(setar, series, t) if t >= reach else series[t - 1]
-        if self.root_ar is not None:  # back from the square roots
-            for name in ("autoregressive", "threshold_autoregressive"):
-                if name in parts:
-                    parts[name] = max(float(parts[name]), 0.0) ** 2
+        if self.root_setar is not None:
+            parts["threshold_autoregressive"] = _squared(_setar_at(self.root_setar, roots, t))
+        elif self.setar is not None:
+            parts["threshold_autoregressive"] = _setar_at(self.setar, self.series, t)
         return parts
+
+
+def _ar_at(coef, series, t):
+    """AR's forecast of position t from series[:t] (the last value while t is within its lags)."""
+    return _autoregressive_step(coef, series, t) if t >= len(coef) - 1 else float(series[t - 1])
+
+
+def _setar_at(fit, series, t):
+    """SETAR's forecast of position t from series[:t] (the last value while t is within its reach)."""
+    return _threshold_step(fit, series, t) if t >= max(fit[0], fit[2]) else float(series[t - 1])
+
+
+def _squared(root):
+    """A forecast made on square roots, back on the series' scale."""
+    return max(float(root), 0.0) ** 2
 
 
 def _error(metric, truth, forecast):
