@@ -240,6 +240,7 @@ class Forecaster:
         """Forecast from `series` (the true history) from now on; nothing is refitted."""
         self.series = np.asarray(series, dtype=float)
         self.history = _forward(self.series, self.config["ts:transform"])
+        self.roots = _forward(self.series, "sqrt")  # what the lead-1 AR and SETAR read (fit_roots)
         return self
 
     def fit(self, series):
@@ -260,8 +261,8 @@ class Forecaster:
         Only for a series that is never negative; only fit() calls it (the CV's folds
         forecast 30 steps and keep the raw parts)."""
         if COMBINE and ROOT_PARTS and len(self.series) and self.series.min() >= 0:
-            self.root_ar = _fit_autoregressive(np.sqrt(self.series))
-            self.root_setar = _fit_threshold_autoregressive(np.sqrt(self.series))
+            self.root_ar = _fit_autoregressive(self.roots)
+            self.root_setar = _fit_threshold_autoregressive(self.roots)
         return self
 
     def components(self, steps):
@@ -291,8 +292,10 @@ class Forecaster:
 
     def forecast(self, steps):
         path = np.mean(list(self.components(steps).values()), axis=0)
-        if len(path):
-            path[0] = self.one_step(len(self.series))  # lead 1 has its own parts and weights
+        if len(path) and (self.lead_one_weights or self.root_ar is not None):
+            # fit() gave lead 1 parts and weights of its own; the CV's fits have neither, and
+            # their lead 1 is the plain average already (no second prediction per fold)
+            path[0] = self.one_step(len(self.series))
         return path
 
     def one_step(self, t):
@@ -309,15 +312,14 @@ class Forecaster:
         row = np.asarray([_row(self.history, t, self.config)], dtype=float)
         transform = self.config["ts:transform"]
         parts = {"model": float(np.mean([_backward(r.predict(row), transform)[0] for r in self.regressors]))}
-        roots = np.sqrt(np.clip(self.series, 0, None))
         if self.root_ar is not None:
-            parts["autoregressive"] = _squared(_ar_at(self.root_ar, roots, t))
+            parts["autoregressive"] = float(_backward(_ar_at(self.root_ar, self.roots, t), "sqrt"))
         elif self.ar is not None:
             parts["autoregressive"] = _ar_at(self.ar, self.series, t)
         if self.ar is not None:
             parts["seasonal_naive"] = self.series[t - SEASON] if t >= SEASON else self.series[t - 1]
         if self.root_setar is not None:
-            parts["threshold_autoregressive"] = _squared(_setar_at(self.root_setar, roots, t))
+            parts["threshold_autoregressive"] = float(_backward(_setar_at(self.root_setar, self.roots, t), "sqrt"))
         elif self.setar is not None:
             parts["threshold_autoregressive"] = _setar_at(self.setar, self.series, t)
         return parts
@@ -331,11 +333,6 @@ def _ar_at(coef, series, t):
 def _setar_at(fit, series, t):
     """SETAR's forecast of position t from series[:t] (the last value while t is within its reach)."""
     return _threshold_step(fit, series, t) if t >= max(fit[0], fit[2]) else float(series[t - 1])
-
-
-def _squared(root):
-    """A forecast made on square roots, back on the series' scale."""
-    return max(float(root), 0.0) ** 2
 
 
 def _error(metric, truth, forecast):
