@@ -196,3 +196,48 @@ def test_a_text_column_beside_numbers_and_categories_feeds_every_family_its_scor
     linear = {"model": "linear", "class_weight": "none", "linear:C": 1.0, "scaler": "standard"}
     for config in (hgb, linear):
         assert namespace["train"](config, data, seed=0)["score"] > 0.95, config["model"]
+
+
+def test_a_text_columns_features_are_fitted_once_per_fold_and_reused_by_later_trials(tmp_path, monkeypatch):
+    # In a sandbox the template is a module and /tmp outlives a call: a worker's later
+    # trials load each fold's text features instead of fitting them again, to the same loss.
+    import importlib.util
+    import sys
+    import tempfile
+    import types
+
+    import numpy as np
+    import pandas as pd
+
+    from tools.templates import get
+
+    source = tmp_path / "generated_train.py"
+    source.write_text(get("tabular").source("train"))
+    spec = importlib.util.spec_from_file_location("generated_train", source)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "generated_train", module)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    fits = []
+    fit_transform = module.TextScores.fit_transform
+    monkeypatch.setattr(module.TextScores, "fit_transform", lambda self, X, y: fits.append(1) or fit_transform(self, X, y))
+
+    rng = np.random.default_rng(2)
+    y = rng.choice(["ham", "spam"], 150)
+    words = ["the", "a", "tin", "of", "with", "and", "fresh", "old"]
+    X = pd.DataFrame({"weight": rng.normal(size=150), "note": [" ".join([*rng.choice(words, 5), c]) for c in y]})
+    data = types.SimpleNamespace(X=X, y=y, info=_classification_info(X, ["ham", "spam"], ["weight"], [], ["note"]))
+    linear = {"model": "linear", "class_weight": "none", "linear:C": 1.0, "scaler": "standard"}
+    knn = {"model": "knn", "knn:n_neighbors": 5, "knn:weights": "uniform", "knn:p": 2, "scaler": "standard"}
+    cache = tmp_path / "tmp" / "text-features"
+
+    first = module.train(linear, data, seed=0)
+    assert len(fits) == 3 and len(list(cache.glob("*.pkl"))) == 3  # one fit per fold, each kept
+    assert module.train(knn, data, seed=0)["score"] > 0.9
+    again = module.train(linear, data, seed=0)
+    assert len(fits) == 3, "later trials refitted the text features"
+    assert again["loss"] == first["loss"] and again["oof"] == first["oof"]
+    # Other rows are other features: fitted, not loaded.
+    module.train(linear, types.SimpleNamespace(X=X.iloc[:120], y=y[:120], info=data.info), seed=0)
+    assert len(fits) == 6 and len(list(cache.glob("*.pkl"))) == 6
+    assert oct(cache.stat().st_mode & 0o777) == "0o700"
