@@ -1,9 +1,9 @@
 """Can a quick CatBoost configuration give a 60 s search a CatBoost trial on larger tables?
 
 At 60 s the start portfolio's CatBoost entries (chosen on at most 1,500 rows by
-bench/portfolio.py, where cost hardly mattered) time out on the development tables of
-2,000-11,000 rows: on adult, segment and compas both workers spent half to two thirds of the
-search on CatBoost trials that returned nothing (`trials.jsonl` of a 60 s pass). This study
+bench/portfolio.py, where cost hardly mattered) time out on the larger development tables:
+on adult, segment and trump_tweets every CatBoost trial of a 60 s pass timed out, half to two
+thirds of both workers' search time (`trials.jsonl`). This study
 scores candidate CatBoost configurations with few boosting rounds and a larger learning rate
 (fewer rounds, each a larger step: the usual trade of rounds for rate) beside the portfolio's
 CatBoost entries and default HGB, each by the tabular template's own `train()` with the

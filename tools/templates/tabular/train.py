@@ -179,13 +179,14 @@ class FittedOnce(BaseEstimator, TransformerMixin):
 
     def fit_transform(self, X, y=None):
         path = self._path(X, y)
-        try:
-            with open(path, "rb") as fh:
-                self.fitted_, out = pickle.load(fh)  # written by this sandbox's earlier trials
-            os.utime(path)  # recently used
-            return out
-        except (TypeError, OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
-            pass  # not cached (or no private folder: path None)
+        if path is not None:
+            try:
+                with open(path, "rb") as fh:
+                    self.fitted_, out = pickle.load(fh)  # written by this sandbox's earlier trials
+                os.utime(path)  # recently used
+                return out
+            except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+                pass  # not cached yet
         self.fitted_ = clone(self.features)
         out = self.fitted_.fit_transform(X, y)
         if path is not None:
@@ -212,10 +213,9 @@ def _keep(path, value):
     """Store `value` at `path` (written whole, then renamed), then drop the least recently used
     files beyond TEXT_CACHE_MB. Caching is only a saving: a full /tmp, or a class pickle cannot
     find (code run outside a module), leaves the cache as it was."""
-    folder = os.path.dirname(path)
+    folder = os.path.dirname(path)  # made by _cache_folder()
     part = f"{path}.{os.getpid()}.part"  # a worker of its own sharing this /tmp cannot clash
     try:
-        os.makedirs(folder, exist_ok=True)
         with open(part, "wb") as fh:
             pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(part, path)
