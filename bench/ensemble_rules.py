@@ -11,6 +11,10 @@ Rules:
                 best on the rows it was chosen on
   ties          the same, kept unless it is worse (a tie goes to the ensemble)
   always        the greedy ensemble, whatever its in-sample figure
+  crossfit      the greedy ensemble only if it beats the single best held out inside the
+                rows it chooses on (`tools.ensemble.cross_fitted` on that half)
+  top5          strict, with the greedy selection among the 5 best trials only
+  mean5         the plain average of the 5 best trials (no weights to fit)
 Prints the mean held-out metric per run and rule, and each rule's mean rank over runs.
 """
 
@@ -25,10 +29,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tools.ensemble import OutOfFoldStore, blend, greedy_weights, oof_loss  # noqa: E402
+from tools.ensemble import OutOfFoldStore, blend, cross_fitted, greedy_weights, oof_loss  # noqa: E402
 from tools.runfolder import RunFolder  # noqa: E402
 
-RULES = ("single", "strict", "ties", "always")
+RULES = ("single", "strict", "ties", "always", "crossfit", "top5", "mean5")
 
 
 def choose(rule: str, part: list[np.ndarray], y: np.ndarray, metric: str) -> np.ndarray:
@@ -37,9 +41,23 @@ def choose(rule: str, part: list[np.ndarray], y: np.ndarray, metric: str) -> np.
     single[min(range(len(part)), key=lambda i: oof_loss(metric, y, part[i]))] = 1.0
     if rule == "single":
         return single
+    best = sorted(range(len(part)), key=lambda i: oof_loss(metric, y, part[i]))[:5]
+    if rule == "mean5":
+        weights = np.zeros(len(part))
+        weights[best] = 1 / len(best)
+        return weights
     weights = greedy_weights(part, y, metric)
+    if rule == "top5":
+        weights = np.zeros(len(part))
+        weights[best] = greedy_weights([part[i] for i in best], y, metric)
     ensemble_loss, single_loss = oof_loss(metric, y, blend(part, weights)), oof_loss(metric, y, blend(part, single))
-    keep = {"strict": ensemble_loss < single_loss, "ties": ensemble_loss <= single_loss, "always": True}[rule]
+    in_sample_better = ensemble_loss < single_loss
+    if rule == "crossfit":
+        held_ensemble, held_single = cross_fitted(part, y, metric)
+        keep = in_sample_better and held_ensemble < held_single
+    else:
+        ties = ensemble_loss <= single_loss
+        keep = {"strict": in_sample_better, "top5": in_sample_better, "ties": ties, "always": True}[rule]
     return weights if keep else single
 
 
