@@ -37,19 +37,18 @@ RULES = ("single", "strict", "ties", "always", "crossfit", "top5", "mean5")
 
 def choose(rule: str, part: list[np.ndarray], y: np.ndarray, metric: str) -> np.ndarray:
     """The weights a rule gives the members, chosen on these rows."""
+    order = sorted(range(len(part)), key=lambda i: oof_loss(metric, y, part[i]))  # best first, on these rows
     single = np.zeros(len(part))
-    single[min(range(len(part)), key=lambda i: oof_loss(metric, y, part[i]))] = 1.0
+    single[order[0]] = 1.0
     if rule == "single":
         return single
-    best = sorted(range(len(part)), key=lambda i: oof_loss(metric, y, part[i]))[:5]
+    weights = np.zeros(len(part))
     if rule == "mean5":
-        weights = np.zeros(len(part))
-        weights[best] = 1 / len(best)
+        weights[order[:5]] = 1 / len(order[:5])
         return weights
-    weights = greedy_weights(part, y, metric)
-    if rule == "top5":
-        weights = np.zeros(len(part))
-        weights[best] = greedy_weights([part[i] for i in best], y, metric)
+    # The full library keeps the store's order: greedy_weights breaks full ties by it.
+    library = order[:5] if rule == "top5" else list(range(len(part)))
+    weights[library] = greedy_weights([part[i] for i in library], y, metric)
     ensemble_loss, single_loss = oof_loss(metric, y, blend(part, weights)), oof_loss(metric, y, blend(part, single))
     in_sample_better = ensemble_loss < single_loss
     if rule == "crossfit":
