@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +33,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tools.ensemble import OutOfFoldStore, blend, greedy_weights, oof_loss  # noqa: E402
-from tools.runfolder import RunFolder  # noqa: E402
+from ensemble_rules import report  # noqa: E402
+
+from tools.ensemble import blend, greedy_weights, oof_loss  # noqa: E402
 
 LIBRARIES = {
     "single": None,
@@ -59,7 +61,7 @@ def library(kind: str, size: int, order: list[int], families: list[str]) -> list
     return chosen
 
 
-def choose(name: str, part: list[np.ndarray], y: np.ndarray, metric: str, families: list[str]) -> np.ndarray:
+def choose(families: list[str], name: str, part: list[np.ndarray], y: np.ndarray, metric: str) -> np.ndarray:
     order = sorted(range(len(part)), key=lambda i: oof_loss(metric, y, part[i]))
     single = np.zeros(len(part))
     single[order[0]] = 1.0
@@ -72,28 +74,10 @@ def choose(name: str, part: list[np.ndarray], y: np.ndarray, metric: str, famili
     return weights if better else single
 
 
-def held_out(run: Path, repeats: int) -> dict | None:
-    folder = RunFolder(run)
-    members = OutOfFoldStore(folder.out_of_fold()).members()
-    if len(members) < 2 or not folder.training_target.exists():
-        return None
-    metric = folder.read_json("plan.json")["metric"]
-    y = np.load(folder.training_target, allow_pickle=False)
-    predictions = [m.predictions for m in members]
+def chooser(members: list) -> tuple:
+    """choose() for these members' families, and the run's count of families."""
     families = [str(m.config.get("model", m.module)) for m in members]
-    losses: dict[str, list[float]] = {name: [] for name in LIBRARIES}
-    for seed in range(repeats):
-        halves = np.array_split(np.random.default_rng(seed).permutation(len(y)), 2)
-        scored = {name: np.zeros_like(predictions[0], dtype=float) for name in LIBRARIES}
-        for chosen_on, scored_on in (halves, halves[::-1]):
-            part = [p[chosen_on] for p in predictions]
-            for name in LIBRARIES:
-                weights = choose(name, part, y[chosen_on], metric, families)
-                scored[name][scored_on] = blend([p[scored_on] for p in predictions], weights)
-        for name in LIBRARIES:
-            losses[name].append(oof_loss(metric, y, scored[name]))
-    found = {name: float(np.mean(v)) for name, v in losses.items()}
-    return found | {"metric": metric, "members": len(members), "families": len(set(families))}
+    return partial(choose, families), {"families": len(set(families))}
 
 
 def main() -> None:
@@ -101,21 +85,8 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    names = list(LIBRARIES)
-    print(f"| run | metric | kept | families | {' | '.join(names)} |")
-    print("|---|---|---:|---:|" + "---:|" * len(names))
-    ranks: dict[str, list[float]] = {name: [] for name in names}
-    for run in args.runs:
-        row = held_out(run, args.repeats)
-        if not row:
-            continue
-        cells = " | ".join(f"{row[n]:.4f}" for n in names)
-        print(f"| {run.name} | {row['metric']} | {row['members']} | {row['families']} | {cells} |", flush=True)
-        order = sorted(names, key=lambda n: row[n])
-        for name in names:  # ties share the mean of their places
-            ranks[name].append(1 + float(np.mean([i for i, n in enumerate(order) if row[n] == row[name]])))
-    mean_ranks = ", ".join(f"{n} {np.mean(ranks[n]):.2f}" for n in names)
-    print(f"\nHeld-out loss (lower is better); mean rank (1 = best): {mean_ranks}")
+    columns = {"metric": "metric", "kept": "members", "families": "families"}
+    report(args.runs, args.repeats, list(LIBRARIES), chooser, columns)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,11 @@ def choose(rule: str, part: list[np.ndarray], y: np.ndarray, metric: str) -> np.
     return weights if keep else single
 
 
-def held_out(run: Path, repeats: int) -> dict[str, float] | None:
+def held_out(run: Path, repeats: int, names, chooser) -> dict | None:
+    """Each name's mean held-out loss on one run folder (None if it has no ensemble to choose):
+    for `repeats` random halves of the training rows, the weights `chooser(members)` returns
+    for a name, chosen on one half, score the other, then the halves swap. `chooser` gives
+    (choose(name, part, y, metric) -> weights, extra columns for the run's row)."""
     folder = RunFolder(run)
     members = OutOfFoldStore(folder.out_of_fold()).members()
     if len(members) < 2 or not folder.training_target.exists():
@@ -68,18 +72,41 @@ def held_out(run: Path, repeats: int) -> dict[str, float] | None:
     metric = folder.read_json("plan.json")["metric"]
     y = np.load(folder.training_target, allow_pickle=False)
     predictions = [m.predictions for m in members]
-    losses = {rule: [] for rule in RULES}
+    choose_weights, extra = chooser(members)
+    losses = {name: [] for name in names}
     for seed in range(repeats):
         halves = np.array_split(np.random.default_rng(seed).permutation(len(y)), 2)
-        scored = {rule: np.zeros_like(predictions[0], dtype=float) for rule in RULES}
+        scored = {name: np.zeros_like(predictions[0], dtype=float) for name in names}
         for chosen_on, scored_on in (halves, halves[::-1]):
             part = [p[chosen_on] for p in predictions]
-            for rule in RULES:
-                weights = choose(rule, part, y[chosen_on], metric)
-                scored[rule][scored_on] = blend([p[scored_on] for p in predictions], weights)
-        for rule in RULES:
-            losses[rule].append(oof_loss(metric, y, scored[rule]))
-    return {rule: float(np.mean(v)) for rule, v in losses.items()} | {"metric": metric, "members": len(members)}
+            for name in names:
+                weights = choose_weights(name, part, y[chosen_on], metric)
+                scored[name][scored_on] = blend([p[scored_on] for p in predictions], weights)
+        for name in names:
+            losses[name].append(oof_loss(metric, y, scored[name]))
+    found = {name: float(np.mean(v)) for name, v in losses.items()}
+    return found | {"metric": metric, "members": len(members)} | extra
+
+
+def report(runs: list[Path], repeats: int, names, chooser, columns: dict[str, str]) -> None:
+    """A Markdown table of held_out() per run (`columns`: heading -> row key, before the
+    names' losses), printed as each run finishes, then each name's mean rank over runs."""
+    print(f"| run | {' | '.join(columns)} | {' | '.join(names)} |")
+    print("|---|" + "---|" + "---:|" * (len(columns) - 1 + len(names)))
+    ranks = {name: [] for name in names}
+    for run in runs:
+        row = held_out(run, repeats, names, chooser)
+        if not row:
+            continue
+        cells = [str(row[key]) for key in columns.values()] + [f"{row[n]:.4f}" for n in names]
+        print(f"| {run.name} | {' | '.join(cells)} |", flush=True)
+        order = sorted(names, key=lambda n: row[n])
+        for name in names:  # ties share the mean of their places
+            ranks[name].append(1 + float(np.mean([i for i, n in enumerate(order) if row[n] == row[name]])))
+    print(
+        "\nHeld-out loss (lower is better) per run; mean rank over runs (1 = best): "
+        + ", ".join(f"{n} {np.mean(ranks[n]):.2f}" for n in names)
+    )
 
 
 def main() -> None:
@@ -87,24 +114,7 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
-    rows = {}
-    for run in args.runs:
-        found = held_out(run, args.repeats)
-        if found:
-            rows[run.name] = found
-    print(f"| run | metric | members | {' | '.join(RULES)} |")
-    print("|---|---|---:|" + "---:|" * len(RULES))
-    ranks = {rule: [] for rule in RULES}
-    for name, row in rows.items():
-        print(f"| {name} | {row['metric']} | {row['members']} | " + " | ".join(f"{row[r]:.4f}" for r in RULES) + " |")
-        order = sorted(RULES, key=lambda r: row[r])
-        for rule in RULES:  # ties share the mean of their places
-            tied = [i for i, r in enumerate(order) if row[r] == row[rule]]
-            ranks[rule].append(1 + float(np.mean(tied)))
-    print(
-        "\nHeld-out loss (lower is better) per run; mean rank over runs (1 = best): "
-        + ", ".join(f"{r} {np.mean(ranks[r]):.2f}" for r in RULES)
-    )
+    report(args.runs, args.repeats, RULES, lambda members: (choose, {}), {"metric": "metric", "members": "members"})
 
 
 if __name__ == "__main__":
