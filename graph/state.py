@@ -33,6 +33,8 @@ class Profile(TypedDict, total=False):
     numeric_columns: list[str]
     categorical_columns: list[str]
     text_columns: list[str]  # free text: TF-IDF features, or the text template when alone
+    date_columns: list[str]  # dates or times written as text: their parts become numbers
+    date_formats: dict[str, str]  # each date column's strftime format
     missing_share: dict[str, float]
     rows_with_missing: int
     cardinality: dict[str, int]

@@ -74,6 +74,8 @@ def data_info(data: inputs.PreparedData, config: RunConfig, facts: Profile) -> d
         "numeric_columns": facts.get("numeric_columns", []),
         "categorical_columns": facts.get("categorical_columns", []),
         "text_columns": facts.get("text_columns", []),
+        "date_columns": facts.get("date_columns", []),
+        "date_formats": facts.get("date_formats", {}),
     }
     if data.task == "classification":
         classes = np.unique(data.y_train)

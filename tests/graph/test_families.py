@@ -178,3 +178,33 @@ def test_a_csv_of_free_text_is_recognised_and_learned(tmp_path, runs_dir):
         assert read_json(runs_dir / name / "plan.json")["template"] == template
         accuracy = read_json(runs_dir / name / "metrics.json")["test"]["accuracy"]
         assert accuracy > 0.7, (name, accuracy)  # two balanced groups: the majority class scores 0.5
+
+
+def test_a_csv_with_a_date_column_is_learned_from_its_parts_and_serves_later_days(tmp_path, runs_dir):
+    """A user's CSV whose label follows the calendar (a shop is busy on working days): the
+    profile reads the date column as a date, the model learns from its parts, and later days,
+    which no training row had, are scored and served by them (as categories they would all be
+    unknown, and the model could only answer the majority)."""
+
+    def days(start: str, n: int, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        when = pd.date_range(start, periods=n, freq="D")
+        busy = np.where(when.day_of_week < 5, "busy", "quiet")
+        return pd.DataFrame({"date": when.strftime("%m/%d/%Y"), "rain_mm": rng.gamma(1.0, 2.0, n), "footfall": busy})
+
+    days("2022-01-01", 730, 0).to_csv(tmp_path / "train.csv", index=False)
+    later = days("2024-01-01", 140, 1)
+    later.to_csv(tmp_path / "test.csv", index=False)
+    files = f"path: {tmp_path / 'train.csv'}, test_path: {tmp_path / 'test.csv'}"
+    (tmp_path / "shop.yaml").write_text(f"name: shop\ndataset: {{{files}, target: footfall}}\n")
+    result = run_agent(str(tmp_path / "shop.yaml"), *TINY, "--set", "optimizer.n_trials=6", runs_dir=runs_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = runs_dir / "shop"
+    profile = read_json(run / "profile.json")
+    assert profile["date_columns"] == ["date"] and profile["date_formats"] == {"date": "%m/%d/%Y"}
+    accuracy = read_json(run / "metrics.json")["test"]["accuracy"]
+    assert accuracy > 0.95, accuracy  # the majority class ("busy") scores 0.71
+    served = run_predict(run, tmp_path / "test.csv", "-o", tmp_path / "predictions.csv")
+    assert served.returncode == 0, served.stderr[-2000:]
+    predictions = pd.read_csv(tmp_path / "predictions.csv")
+    assert (predictions["prediction"].to_numpy() == later["footfall"].to_numpy()).mean() > 0.95

@@ -246,3 +246,56 @@ def test_a_text_columns_features_are_fitted_once_per_fold_and_reused_by_later_tr
     module.train(linear, types.SimpleNamespace(X=X.iloc[:120], y=y[:120], info=data.info), seed=0)
     assert len(fits) == 6 and len(list(cache.glob("*.pkl"))) == 6
     assert oct(cache.stat().st_mode & 0o777) == "0o700"
+
+
+def test_a_date_column_becomes_parts_every_family_splits_on_and_serves_later_days():
+    # The label is the weekday (busy on working days): only a date's parts carry it, and rows
+    # from a later year, dates the model never saw, are still served by them.
+    import types
+
+    import numpy as np
+    import pandas as pd
+
+    def table(start, n, rng):
+        days = pd.date_range(start, periods=n, freq="D")
+        X = pd.DataFrame(
+            {
+                "warmth": rng.normal(size=n),
+                "day": days.strftime("%d.%m.%Y").astype(object),
+                "shop": rng.choice(["north", "south"], n).astype(object),
+            }
+        )
+        X.loc[::50, "day"] = None  # a gap, as a CSV's empty cell reads
+        return X, np.where(days.day_of_week < 5, "busy", "quiet")
+
+    rng = np.random.default_rng(0)
+    X, y = table("2020-01-01", 300, rng)
+    later, truth = table("2031-06-01", 70, rng)
+    info = _classification_info(X, ["busy", "quiet"], ["warmth"], ["shop"], [])
+    info.update(date_columns=["day"], date_formats={"day": "%d.%m.%Y"})
+    namespace = _tabular_train()
+    data = types.SimpleNamespace(X=X, y=y, info=info)
+    hgb = {
+        "model": "hgb",
+        "class_weight": "none",
+        "hgb:learning_rate": 0.1,
+        "hgb:max_leaf_nodes": 15,
+        "hgb:min_samples_leaf": 5,
+        "hgb:l2_regularization": 0.0,
+        "hgb:max_features": 1.0,
+        "hgb:max_iter": 50,
+    }
+    catboost = {
+        "model": "catboost",
+        "class_weight": "none",
+        "catboost:learning_rate": 0.2,
+        "catboost:depth": 4,
+        "catboost:l2_leaf_reg": 3.0,
+        "catboost:iterations": 60,
+    }
+    for config in (hgb, catboost):
+        assert namespace["train"](config, data, seed=0)["score"] > 0.95, config["model"]
+        model = namespace["fit"](config, data, seed=0)
+        served = namespace["predict"](model, later) == truth
+        assert served[1:].mean() > 0.95, config["model"]  # row 0 has no date
+    assert model[-1].get_cat_feature_indices() == [1 + 7]  # after one number and a date's seven parts

@@ -146,8 +146,8 @@ def write_report(
     if "n_columns" in profile:
         lines.append(
             f"- {profile['n_columns']} columns: {len(profile['numeric_columns'])} numeric, "
-            f"{len(profile['categorical_columns'])} categorical; "
-            f"{profile['rows_with_missing']} rows with missing values."
+            f"{len(profile['categorical_columns'])} categorical, {len(profile.get('text_columns', []))} free text, "
+            f"{len(profile.get('date_columns', []))} dates; {profile['rows_with_missing']} rows with missing values."
         )
     if "class_counts" in profile:
         lines.append(f"- {profile['n_classes']} classes; the rarest is {profile['minority_share']:.1%} of rows.")

@@ -135,6 +135,11 @@ class Tabular(TaskTemplate):
                 f"{len(profile['text_columns'])} free-text column(s) ({', '.join(profile['text_columns'])}): "
                 "TF-IDF of words and word pairs, reduced to dense features."
             )
+        if profile.get("date_columns"):
+            notes.append(
+                f"{len(profile['date_columns'])} date column(s) ({', '.join(profile['date_columns'])}): "
+                "year, month, day, weekday, day of year, hour and days since 1970 as numbers."
+            )
         if profile.get("rows_with_missing"):
             notes.append(f"{profile['rows_with_missing']} rows with missing values: imputation in the pipeline.")
         return notes

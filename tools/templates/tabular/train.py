@@ -18,6 +18,7 @@ import tempfile
 import time
 
 import numpy as np
+import pandas as pd
 from catboost import CatBoostClassifier, CatBoostRegressor
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
@@ -63,6 +64,7 @@ FOREST_TREES = 200
 TEXT_COMPONENTS = 50  # dense features per free-text column
 TEXT_SCORE_FOLDS = 3  # the folds a text column's linear scores are made out of fold on
 TEXT_CACHE_MB = 120  # fitted text features kept in the sandbox's /tmp (see FittedOnce)
+DATE_PARTS = ("year", "month", "day", "weekday", "day_of_year", "hour", "days_since_1970")
 
 
 def _scaler(name, n_rows):
@@ -94,6 +96,27 @@ def _text_features(X, column):
         TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), max_features=20000, dtype=np.float32),
         TruncatedSVD(n_components=components, random_state=0),
     ), components
+
+
+class DateParts(BaseEstimator, TransformerMixin):
+    """Dates written as text, as numbers every family can use: DATE_PARTS per column (the hour
+    with its minutes as a fraction; days since 1970 carry the trend). `formats` maps a column
+    to its strftime format (the profile's); a value that does not follow it becomes missing."""
+
+    def __init__(self, formats=None):
+        self.formats = formats
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        parts = []
+        for column in X.columns:
+            when = pd.to_datetime(X[column], format=(self.formats or {}).get(column), errors="coerce", utc=True)
+            since = (when - pd.Timestamp(0, tz="UTC")).dt.total_seconds() / 86400
+            hour = when.dt.hour + when.dt.minute / 60
+            parts += [when.dt.year, when.dt.month, when.dt.day, when.dt.day_of_week, when.dt.day_of_year, hour, since]
+        return np.column_stack([p.to_numpy(dtype=float, na_value=np.nan) for p in parts])
 
 
 class TextScores(BaseEstimator, TransformerMixin):
@@ -233,10 +256,12 @@ def width_of_text_scores(classes):
 
 
 def _preprocessor(config, info, X=None):
-    """Numeric columns imputed (and scaled for the families that need it), then categorical
-    ones: one-hot, or integer codes for the families that split on categories themselves
-    (HGB reads codes as floats with NaN for missing; CatBoost needs whole numbers: -1)."""
+    """Numeric columns imputed (and scaled for the families that need it), then date columns'
+    parts, treated the same, then categorical ones: one-hot, or integer codes for the families
+    that split on categories themselves (HGB reads codes as floats with NaN for missing;
+    CatBoost needs whole numbers: -1), then text columns' features."""
     numeric = list(info.get("numeric_columns", []))
+    dates = list(info.get("date_columns", []))
     categorical = list(info.get("categorical_columns", []))
     texts = list(info.get("text_columns", []))
     n_rows = int(info.get("n_rows", 1000))
@@ -244,6 +269,10 @@ def _preprocessor(config, info, X=None):
     numeric_steps = [SimpleImputer(strategy=config.get("numeric_imputer", "median"))]
     numeric_steps.append(_scaler(config.get("scaler", "none"), n_rows))
     parts = [("numeric", make_pipeline(*numeric_steps), numeric)] if numeric else []
+    if dates:  # a column whose values all fail to parse keeps its width (keep_empty_features)
+        imputer = SimpleImputer(strategy=config.get("numeric_imputer", "median"), keep_empty_features=True)
+        parse = DateParts(dict(info.get("date_formats") or {}))
+        parts.append(("dates", make_pipeline(parse, imputer, _scaler(config.get("scaler", "none"), n_rows)), dates))
     if categorical:
         if family == "catboost":
             # Python ints in an object array: stacked beside the float columns they stay
@@ -280,7 +309,7 @@ def _preprocessor(config, info, X=None):
             n_text += width_of_text_scores(classes)
         parts.append((f"text:{column}", FittedOnce(FeatureUnion(features)), column))
     transformer = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=False)
-    return transformer, len(numeric), len(categorical), n_text
+    return transformer, len(numeric) + len(DATE_PARTS) * len(dates), len(categorical), n_text
 
 
 def _estimator(config, info, seed, budget, n_numeric, n_categorical, n_text=0):
