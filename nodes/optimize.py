@@ -154,9 +154,27 @@ def trial_timeout(limit: float, seconds_left: float, first: bool = False) -> flo
     Until a first trial has succeeded (`first`) there is nothing to crowd out, and a model
     that takes most of the search beats none: those trials may run to the search's end. (A
     60 s run on an 11,250-row table with a text column failed when its first trials, which
-    needed 16-20 s, were stopped at half of the 31 s search.)"""
+    needed 16-20 s, were stopped at half of the 31 s search.) Once another trial succeeds,
+    such a trial is held to the share again (`ShareWatch`)."""
     share = seconds_left if first else max(MIN_TRIAL_SECONDS, TRIAL_SHARE * seconds_left)
     return max(1.0, min(limit, share, seconds_left))
+
+
+@dataclass
+class ShareWatch:
+    """stop() for a trial that started before any trial had succeeded: true once one has and
+    the trial has run past `share` seconds. With two workers both first trials start
+    unbounded; without it, a slow one (extra trees, 43 s on an 11,250-row regression table)
+    held its worker for the whole search after the other's first trial succeeded in 5 s."""
+
+    book: SearchBook
+    share: float
+    started: float = field(default_factory=time.monotonic)
+    fired: bool = False
+
+    def __call__(self) -> bool:
+        self.fired = self.book.succeeded > 0 and time.monotonic() - self.started > self.share
+        return self.fired
 
 
 def trial_evaluator(run_trial, book: SearchBook, config, spec, state: dict, store: OutOfFoldStore):
@@ -166,6 +184,8 @@ def trial_evaluator(run_trial, book: SearchBook, config, spec, state: dict, stor
 
     def evaluate(worker: int, trial_config: dict, seed: int, budget: float | None, seconds_left: float):
         timeout = trial_timeout(limit, seconds_left, first=not book.succeeded)
+        share = trial_timeout(limit, seconds_left)
+        stop = ShareWatch(book, share) if share < timeout else None
         request = {
             "module": SANDBOX_FINAL_TRAIN,
             "data": SANDBOX_TRAIN_DATA,
@@ -174,8 +194,10 @@ def trial_evaluator(run_trial, book: SearchBook, config, spec, state: dict, stor
             "budget": budget,
             "info": info,
         }
-        outcome = run_trial(worker, request, timeout)
-        if outcome.status == "timeout" and timeout < limit:
+        outcome = run_trial(worker, request, timeout, stop)
+        if stop is not None and stop.fired:
+            outcome.error = f"stopped at its share of the remaining search time ({share:.0f} s): a trial had succeeded"
+        elif outcome.status == "timeout" and timeout < limit:
             where = "the search walltime" if timeout >= seconds_left else "its share of the remaining search time"
             outcome.error = f"stopped at {where} ({timeout:.0f} s of {spec.walltime:g} s); {outcome.error}"
         if outcome.status == "crashed":
@@ -338,7 +360,7 @@ def portfolio_alongside(state: dict, run: RunFolder, search: SmacSearch, run_tri
 
 
 def _trial_runner(stack: ExitStack, state: dict, n_workers: int):
-    """run_trial(worker, request, timeout) -> CallOutcome: on Dask, or in one warm sandbox per
+    """run_trial(worker, request, timeout, stop=None) -> CallOutcome: on Dask, or in one warm sandbox per
     worker thread. The sandboxes (or the Dask client) close with `stack`."""
     config = run_config(state)
     if config.optimizer.dask:
@@ -349,15 +371,15 @@ def _trial_runner(stack: ExitStack, state: dict, n_workers: int):
         except DaskError as exc:  # e.g. the scheduler went away before a --resume
             raise RunFailed(str(exc)) from None
 
-        def run_on_dask(worker: int, request: dict, timeout: float) -> CallOutcome:
-            return trials.evaluate(request, timeout)
+        def run_on_dask(worker: int, request: dict, timeout: float, stop=None) -> CallOutcome:
+            return trials.evaluate(request, timeout)  # a Dask worker's trial runs to its timeout
 
         return run_on_dask
 
     sandboxes = open_sandboxes(stack, state, [f"trial-worker-{i}" for i in range(n_workers)])
 
-    def run_in_sandbox(worker: int, request: dict, timeout: float) -> CallOutcome:
-        outcome = sandboxes[worker].call("train", timeout=timeout, **request)
+    def run_in_sandbox(worker: int, request: dict, timeout: float, stop=None) -> CallOutcome:
+        outcome = sandboxes[worker].call("train", timeout=timeout, stop=stop, **request)
         outcome.where = f"thread {worker}"
         return outcome
 

@@ -24,6 +24,7 @@ import os
 import select
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -216,10 +217,11 @@ class Sandbox(ABC):
 
     # ---- reading answers --------------------------------------------------------------
 
-    def _recv(self, timeout: float) -> bytes | None:
-        """One answer line; None when nothing came within `timeout` or the worker died.
-        Linear in the answer's size (a bytearray, scanned once); ProtocolError past
-        MAX_ANSWER_BYTES without a newline."""
+    def _recv(self, timeout: float, stop: Callable[[], bool] | None = None) -> bytes | None:
+        """One answer line; None when nothing came within `timeout`, the worker died, or
+        `stop()` (asked about once a second while waiting) said to give up. Linear in the
+        answer's size (a bytearray, scanned once); ProtocolError past MAX_ANSWER_BYTES
+        without a newline."""
         fd = self._answers()
         if fd is None:
             return None
@@ -240,7 +242,7 @@ class Sandbox(ABC):
             if remaining <= 0:
                 return None
             if not poller.poll(min(remaining, LIVENESS_CHECK_SECONDS) * 1000):
-                if not self._alive():
+                if not self._alive() or (stop is not None and stop()):
                     return None
                 continue
             chunk = os.read(fd, 1 << 20)
@@ -276,9 +278,13 @@ class Sandbox(ABC):
         log.debug("%s sandbox %s ready: %s", self.backend, self.name, self.versions)
         return self
 
-    def call(self, op: str, timeout: float | None = None, **args: Any) -> CallOutcome:
+    def call(
+        self, op: str, timeout: float | None = None, stop: Callable[[], bool] | None = None, **args: Any
+    ) -> CallOutcome:
         """Run one operation of the worker in an isolated child; never raises for bad code
-        or for anything the worker sends back."""
+        or for anything the worker sends back. `stop()`, asked about once a second while the
+        call runs, may end it before its timeout: the worker is restarted and the call
+        reported as a timeout (the search's way to cut a trial whose share of time shrank)."""
         if not self._running:
             self.start()
         timeout = float(timeout or self.limits.timeout)
@@ -291,10 +297,15 @@ class Sandbox(ABC):
             **args,
         }
         started = time.monotonic()
-        failure = None
+        failure, stopped = None, [False]
+
+        def give_up() -> bool:
+            stopped[0] = stop is not None and stop()
+            return stopped[0]
+
         try:
             self._send(json.dumps(request))
-            line = self._recv(timeout + HOST_GRACE_SECONDS)
+            line = self._recv(timeout + HOST_GRACE_SECONDS, give_up if stop else None)
             answer = None if line is None else parse_answer(line, request["id"])
         except ProtocolError as exc:
             self.restart()
@@ -309,6 +320,8 @@ class Sandbox(ABC):
             reason = failure or self._exit_reason()
             stuck = elapsed >= timeout
             self.restart()
+            if stopped[0]:
+                return CallOutcome("timeout", error=f"stopped by its caller after {elapsed:.0f} s", elapsed=elapsed)
             if stuck:
                 return CallOutcome("timeout", error=f"exceeded {timeout:g} s; worker restarted", elapsed=elapsed)
             status = "memoryout" if "out of memory" in reason.lower() else "crashed"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from graph.config import CoderConfig, OptimizerConfig
+from nodes.optimize import SearchBook, ShareWatch, too_many_crashes, trial_timeout
 from nodes.optimize import decide as after_search
-from nodes.optimize import too_many_crashes, trial_timeout
 from nodes.verify import decide as after_verify
 
 LLM = {c: {"author": "llm"} for c in ("configspace", "train", "scenario")}
@@ -130,3 +130,18 @@ def test_a_trial_gets_at_most_half_of_the_remaining_search(limit, seconds_left, 
 )
 def test_until_a_trial_succeeds_a_trial_may_use_the_rest_of_the_search(limit, seconds_left, expected):
     assert trial_timeout(limit, seconds_left, first=True) == pytest.approx(expected)
+
+
+def test_a_first_trial_is_held_to_its_share_once_another_trial_succeeds(tmp_path):
+    # Two workers start their first trials unbounded; when one succeeds, the other (still
+    # running) may use only the share a trial gets, not the rest of the search.
+    import time
+
+    book = SearchBook(run=None, metric="accuracy", n_trials=10, train_attempt=1)
+    watch = ShareWatch(book, share=0.3)
+    time.sleep(0.4)
+    assert not watch(), "nothing has succeeded yet: the first trial may run on"
+    book.succeeded = 1
+    assert watch() and watch.fired
+    early = ShareWatch(book, share=30)
+    assert not early(), "within its share a trial runs on"

@@ -181,6 +181,20 @@ def test_process_failures_become_statuses(process_sandbox, module, status, messa
     assert_recovers(process_sandbox)
 
 
+def test_a_caller_can_stop_a_call_before_its_timeout(process_sandbox):
+    # The search cuts a trial whose share of the time shrank: the call ends soon after stop()
+    # says so, reads as a timeout, and the next call runs in a fresh worker.
+    import time
+
+    started = time.monotonic()
+    outcome = process_sandbox.call(
+        "train", module="loop.py", data="train.pkl", config={}, timeout=60, stop=lambda: time.monotonic() - started > 2
+    )
+    assert outcome.status == "timeout" and "stopped by its caller" in outcome.error, outcome.describe()
+    assert 2 <= outcome.elapsed < 5, outcome.elapsed
+    assert_recovers(process_sandbox)
+
+
 def test_process_host_environment_is_absent(process_sandbox):
     outcome = train(process_sandbox, "env.py")
     assert outcome.ok, outcome.describe()
