@@ -249,7 +249,10 @@ def test_the_walltime_bounds_the_whole_run_not_only_the_search(runs_dir):
     assert split["before_search"] + split["search"] + split["deploy"] == pytest.approx(40)
     search, spent = read_json(run / "search.json"), read_json(run / "metrics.json")["time"]
     assert search["stopped_by"] == "walltime" and search["n_trials"] < 500
-    assert search["walltime"] <= split["search"] + 1  # the last trials are stopped at its end
+    # The last trials are stopped at its end; one started in its last second still gets a
+    # second (trial_timeout's floor) and its worker's answer: a fresh-clone CI run on a busy
+    # machine measured 1.18 s past it.
+    assert search["walltime"] <= split["search"] + 2
     assert spent["walltime"] == 40 and spent["search"] == search["walltime"] and spent["deploy"] > 0
     assert f"s of the 40 s walltime ({split['before_search']:.0f} s before the search" in result.stdout
 
