@@ -132,7 +132,7 @@ def test_until_a_trial_succeeds_a_trial_may_use_the_rest_of_the_search(limit, se
     assert trial_timeout(limit, seconds_left, first=True) == pytest.approx(expected)
 
 
-def test_a_first_trial_is_held_to_its_share_once_another_trial_succeeds(tmp_path):
+def test_a_first_trial_is_held_to_its_share_once_another_trial_succeeds():
     # Two workers start their first trials unbounded; when one succeeds, the other (still
     # running) may use only the share a trial gets, not the rest of the search.
     import time
