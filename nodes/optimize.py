@@ -37,6 +37,7 @@ from tools.results import train_result_problem
 from tools.runfolder import SANDBOX_FINAL_TRAIN, SANDBOX_TRAIN_DATA, RunFolder
 from tools.scenario import hold_to_budget, parse_scenario_source
 from tools.smac_tool import SearchStateError, SmacSearch
+from tools.trial_cost import CostBook
 
 
 def write_trials_table(path, rows: list[dict]) -> None:
@@ -177,13 +178,28 @@ class ShareWatch:
         return self.fired
 
 
-def trial_evaluator(run_trial, book: SearchBook, config, spec, state: dict, store: OutOfFoldStore):
+def predicted_too_slow(costs: CostBook, trial_config: dict, timeout: float) -> CallOutcome | None:
+    """A timeout, told without running, for a trial predicted to need more than `timeout`
+    seconds (tools/trial_cost.py); None for a trial that should run."""
+    guess = costs.predict(trial_config)
+    if guess is None or guess[0] <= timeout:
+        return None
+    seconds, based_on = guess
+    why = f"not started: predicted {seconds:.0f} s from {based_on} earlier {trial_config['model']} trial(s)"
+    return CallOutcome("timeout", error=f"{why}; it would get {timeout:.0f} s")
+
+
+def trial_evaluator(run_trial, book: SearchBook, config, spec, state: dict, store: OutOfFoldStore, costs: CostBook):
     """evaluate(worker, config, seed, budget, seconds_left) -> CallOutcome for SmacSearch."""
     limit = config.sandbox.trial_timeout
     info = plan_facts(state)
 
     def evaluate(worker: int, trial_config: dict, seed: int, budget: float | None, seconds_left: float):
         timeout = trial_timeout(limit, seconds_left, first=not book.succeeded)
+        whole = budget is None or budget == spec.max_budget  # a model as deployed, not a cheaper look
+        skipped = predicted_too_slow(costs, trial_config, timeout) if whole else None
+        if skipped:
+            return skipped
         share = trial_timeout(limit, seconds_left)
         stop = ShareWatch(book, share) if share < timeout else None
         request = {
@@ -202,7 +218,8 @@ def trial_evaluator(run_trial, book: SearchBook, config, spec, state: dict, stor
             outcome.error = f"stopped at {where} ({timeout:.0f} s of {spec.walltime:g} s); {outcome.error}"
         if outcome.status == "crashed":
             book.note_crash(outcome, trial_config)
-        if budget is None or budget == spec.max_budget:  # an ensemble of models as deployed
+        if whole:  # an ensemble of models as deployed
+            costs.record(trial_config, outcome.status, outcome.elapsed)
             keep_out_of_fold(outcome, trial_config, store, state["profile"])
         elif outcome.result:
             outcome.result.pop("oof", None)
@@ -319,7 +336,8 @@ def optimize(state: dict) -> dict:
         store = OutOfFoldStore(run.out_of_fold(state.get("recodes", 0)))
         portfolio, spec = portfolio_alongside(state, run, search, run_trial, store)
         book.succeeded += sum(t["loss"] is not None for t in portfolio)  # a result to deploy already
-        evaluate = trial_evaluator(run_trial, book, config, spec, state, store)
+        costs = CostBook.from_trials(search.trials(), spec.max_budget)  # a resumed search's too
+        evaluate = trial_evaluator(run_trial, book, config, spec, state, store, costs)
         reserve = ensemble_reserve(state, config, store, spec.n_workers)
         result = search.run(evaluate, spec.n_workers, book.on_trial, should_stop, reserve)
 
