@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn import metrics as skm
 
 from tools.ensemble import (
     OutOfFoldStore,
@@ -109,3 +110,25 @@ def test_cross_fitting_shows_what_selection_on_noise_is_worth():
     good = [noisy_votes(y3, 3, accuracy, seed) for seed, accuracy in enumerate([0.8, 0.78, 0.75, 0.6])]
     ensemble, single = cross_fitted(good, y3, "accuracy")
     assert ensemble < single - 0.02
+
+
+def test_the_selection_losses_are_scikit_learns():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    y[:5] = 2  # class 2 is in y ...
+    proba = rng.dirichlet(np.ones(3), 300)
+    proba[:, 2] = 0.0  # ... but never predicted; and probabilities of exactly 0 are clipped
+    proba /= proba.sum(axis=1, keepdims=True)
+    labels = proba.argmax(axis=1)
+    assert oof_loss("accuracy", y, proba) == pytest.approx(1 - skm.accuracy_score(y, labels), abs=1e-12)
+    assert oof_loss("balanced_accuracy", y, proba) == pytest.approx(
+        1 - skm.balanced_accuracy_score(y, labels), abs=1e-12
+    )
+    assert oof_loss("log_loss", y, proba) == pytest.approx(
+        skm.log_loss(y, np.clip(proba, 1e-15, 1), labels=[0, 1, 2]), abs=1e-12
+    )
+    values, truth = rng.normal(size=300), rng.normal(size=300)
+    assert oof_loss("r2", truth, values) == pytest.approx(1 - skm.r2_score(truth, values), abs=1e-12)
+    assert oof_loss("rmse", truth, values) == pytest.approx(skm.root_mean_squared_error(truth, values), abs=1e-12)
+    assert oof_loss("mae", truth, values) == pytest.approx(skm.mean_absolute_error(truth, values), abs=1e-12)
+    assert oof_loss("r2", np.ones(10), np.ones(10)) == 1 - skm.r2_score(np.ones(10), np.ones(10))
