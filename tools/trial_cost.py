@@ -11,9 +11,9 @@ trial (its fastest successful trial: the sandbox call, loading the data, the fol
 predicted to run past the time it would get is told to SMAC as a timeout without running.
 
 Replayed over the development group's stored runs (`python bench/trial_cost.py RUN...`;
-bench/automl_benchmark.md, "Trials predicted not to finish"), the rule skips 231 of 274
-CatBoost timeouts that had a prediction (3,137 of 4,229 worker-seconds) and would have skipped
-at most 9 of 565 trials that succeeded, mostly poor ones.
+bench/automl_benchmark.md, "Trials predicted not to finish"), the rule skips 232 of 276
+CatBoost timeouts that had a prediction (3,144 of 4,246 worker-seconds) and would have skipped
+at most 9 of 566 trials that succeeded, mostly poor ones.
 
 Only families whose configurations name their rounds (`<model>:iterations`, with
 `<model>:depth` if the trees' depth is searched) are predicted; every other trial runs.
@@ -25,7 +25,7 @@ import statistics
 from dataclasses import dataclass, field
 
 # How much one boosting round's seconds grow per level of tree depth: fitted (least squares,
-# log seconds, a constant per run) on the 706 successful CatBoost trials of the development
+# log seconds, a constant per run) on the 708 successful CatBoost trials of the development
 # group's stored runs, 60 s and 300 s; bench/trial_cost.py prints the fit. Oblivious trees
 # score 2^depth leaves per level, so rounds of deep trees cost more than depth alone says.
 DEPTH_GROWTH = 1.47
