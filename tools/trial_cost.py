@@ -1,14 +1,15 @@
 """How long a trial will take, predicted from the trials before it, so the search does not
 start one that cannot finish in the time it would get.
 
-On the development group at 60 s, timed-out trials took 40-75% of the workers' time, nearly
-all of them CatBoost configurations with hundreds of rounds of deep trees: each ran until it
-was stopped at its share of the search, taught SMAC only that it was too slow, and left
-nothing to deploy. Their cost is predictable. A configuration's size is its boosting rounds
-times DEPTH_GROWTH per level of tree depth; its family's seconds per unit of size are the
-median over the family's trials that succeeded in this run, after the run's fixed part per
-trial (its fastest successful trial: the sandbox call, loading the data, the folds). A trial
-predicted to run past the time it would get is told to SMAC as a timeout without running.
+On the development group at 60 s, timed-out trials took a median of half the workers' time
+(0-77% by data set), most of them CatBoost configurations with hundreds of rounds of deep
+trees: each ran until it was stopped at its share of the search, taught SMAC only that it
+was too slow, and left nothing to deploy. Their cost is predictable. A configuration's size
+is its boosting rounds times DEPTH_GROWTH per level of tree depth; its family's seconds per
+unit of size are the median over the family's trials that succeeded in this run, after the
+run's fixed part per trial (its fastest successful trial: the sandbox call, loading the
+data, the folds). A trial predicted to run past the time it would get is told to SMAC as a
+timeout without running.
 
 Replayed over the development group's stored runs (`python bench/trial_cost.py RUN...`;
 bench/automl_benchmark.md, "Trials predicted not to finish"), the rule skips 232 of 276
