@@ -178,6 +178,15 @@ class ShareWatch:
         return self.fired
 
 
+def stored_costs(rows: list[dict], whole_budget: float | None) -> CostBook:
+    """The cost book of a search's stored trials at the whole budget (a resumed search's)."""
+    costs = CostBook()
+    for row in rows:
+        if row["budget"] in (None, whole_budget):
+            costs.record(_row_config(row), row["status"], float(row["seconds"]))
+    return costs
+
+
 def predicted_too_slow(costs: CostBook, trial_config: dict, timeout: float) -> CallOutcome | None:
     """A timeout, told without running, for a trial predicted to need more than `timeout`
     seconds (tools/trial_cost.py); None for a trial that should run."""
@@ -336,7 +345,7 @@ def optimize(state: dict) -> dict:
         store = OutOfFoldStore(run.out_of_fold(state.get("recodes", 0)))
         portfolio, spec = portfolio_alongside(state, run, search, run_trial, store)
         book.succeeded += sum(t["loss"] is not None for t in portfolio)  # a result to deploy already
-        costs = CostBook.from_trials(search.trials(), spec.max_budget)  # a resumed search's too
+        costs = stored_costs(search.trials(), spec.max_budget)
         evaluate = trial_evaluator(run_trial, book, config, spec, state, store, costs)
         reserve = ensemble_reserve(state, config, store, spec.n_workers)
         result = search.run(evaluate, spec.n_workers, book.on_trial, should_stop, reserve)

@@ -46,23 +46,15 @@ class CostBook:
     """The finished trials' seconds, enough to predict the next ones."""
 
     fixed: float | None = None  # the fastest successful trial: the part no model's size changes
-    finished: list[tuple[dict, float]] = field(default_factory=list)  # successful (config, seconds)
-
-    @classmethod
-    def from_trials(cls, rows: list[dict], whole_budget: float | None = None) -> CostBook:
-        """From a search's stored trials (SmacSearch.trials()), the ones at the whole budget."""
-        book = cls()
-        for row in rows:
-            if row.get("budget") in (None, whole_budget):
-                config = {k.removeprefix("config."): v for k, v in row.items() if k.startswith("config.")}
-                book.record(config, row["status"], float(row["seconds"]))
-        return book
+    sized: list[tuple[str, float, float]] = field(default_factory=list)  # successes' (family, size, seconds)
 
     def record(self, config: dict, status: str, seconds: float) -> None:
         if status != "success":
             return  # a timeout says only that the trial needed more than it had
         self.fixed = seconds if self.fixed is None else min(self.fixed, seconds)
-        self.finished.append((config, seconds))
+        units = size(config)
+        if units:
+            self.sized.append((config["model"], units, seconds))
 
     def predict(self, config: dict) -> tuple[float, int] | None:
         """Predicted seconds, and how many of the family's trials the guess rests on; None
@@ -70,11 +62,8 @@ class CostBook:
         units = size(config)
         if units is None or self.fixed is None:
             return None
-        family = config["model"]
         rates = [
-            max(0.0, seconds - self.fixed) / size(done)
-            for done, seconds in self.finished
-            if done.get("model") == family and size(done)
+            max(0.0, seconds - self.fixed) / work for family, work, seconds in self.sized if family == config["model"]
         ]
         if not rates:
             return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from nodes.optimize import predicted_too_slow
+from nodes.optimize import predicted_too_slow, stored_costs
 from tools.trial_cost import DEPTH_GROWTH, CostBook, size
 
 
@@ -45,7 +45,7 @@ def test_a_resumed_search_rebuilds_the_book_from_its_whole_budget_trials():
         row("success", 2.0, **catboost(150)),
         row("success", 0.1, budget=0.25, **catboost(150)),  # a cheaper look at a quarter of the rows
     ]
-    costs = CostBook.from_trials(rows, whole_budget=1.0)
+    costs = stored_costs(rows, whole_budget=1.0)
     assert costs.fixed == 0.5 and costs.predict(catboost(1500)) == (pytest.approx(15.5), 1)
 
 
