@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 
 from graph.config import RunConfig
 from sandbox import Sandbox, Workspace, open_sandbox
+from sandbox.warm import POOL
 from tools.pareto import Rule, parse_rule
 from tools.runfolder import RunFolder
 
@@ -40,8 +42,33 @@ def sandbox_recipe(
 def sandbox_for(
     state: dict, *, timeout: float | None = None, artifacts: bool = False, name: str = "sandbox"
 ) -> Sandbox:
-    """A started sandbox that sees the run's code and training data (and model folder)."""
-    return open_sandbox(**sandbox_recipe(state, timeout=timeout, artifacts=artifacts, name=name))
+    """A started sandbox that sees the run's code and training data (and model folder): one
+    started ahead (start_ahead) where there is one, else a new one. The caller closes it."""
+    recipe = sandbox_recipe(state, timeout=timeout, artifacts=artifacts, name=name)
+    return open_sandbox(**recipe) if artifacts else POOL.take(recipe)
+
+
+def start_ahead(state: dict) -> None:
+    """Start the search's sandboxes in the background (sandbox/warm.py): one per search
+    worker, or one for verification where the trials run on Dask."""
+    config = run_config(state)
+    POOL.prestart(sandbox_recipe(state, name="worker"), 1 if config.optimizer.dask else config.optimizer.workers)
+
+
+def close_started_ahead() -> None:
+    """Close the sandboxes started ahead that nobody took (the search has its own)."""
+    POOL.close_idle()
+
+
+@contextmanager
+def lent_sandbox(state: dict, *, timeout: float | None = None, name: str = "sandbox") -> Iterator[Sandbox]:
+    """sandbox_for's sandbox, given back to the pool afterwards for the search to take."""
+    recipe = sandbox_recipe(state, timeout=timeout, name=name)
+    sandbox = POOL.take(recipe)
+    try:
+        yield sandbox
+    finally:
+        POOL.give_back(recipe, sandbox)
 
 
 def open_sandboxes(stack: ExitStack, state: dict, names: list[str], artifacts: bool = False) -> list[Sandbox]:

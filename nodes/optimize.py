@@ -25,7 +25,16 @@ from graph.config import OptimizerConfig
 from graph.state import Decision, SearchSummary
 from nodes import alongside
 from nodes.code import coder_tasks
-from nodes.common import log, open_sandboxes, plan_facts, plan_objectives, run_config, run_folder, sandbox_recipe
+from nodes.common import (
+    close_started_ahead,
+    log,
+    open_sandboxes,
+    plan_facts,
+    plan_objectives,
+    run_config,
+    run_folder,
+    sandbox_recipe,
+)
 from sandbox.base import CallOutcome
 from tools import budget
 from tools.dask_trials import DaskError, DaskTrials
@@ -397,6 +406,7 @@ def _trial_runner(stack: ExitStack, state: dict, n_workers: int):
             )
         except DaskError as exc:  # e.g. the scheduler went away before a --resume
             raise RunFailed(str(exc)) from None
+        close_started_ahead()  # verification's, started ahead
 
         def run_on_dask(worker: int, request: dict, timeout: float, stop=None) -> CallOutcome:
             return trials.evaluate(request, timeout)  # a Dask worker's trial runs to its timeout
@@ -404,6 +414,7 @@ def _trial_runner(stack: ExitStack, state: dict, n_workers: int):
         return run_on_dask
 
     sandboxes = open_sandboxes(stack, state, [f"trial-worker-{i}" for i in range(n_workers)])
+    close_started_ahead()  # any started ahead beyond the search's workers
 
     def run_in_sandbox(worker: int, request: dict, timeout: float, stop=None) -> CallOutcome:
         outcome = sandboxes[worker].call("train", timeout=timeout, stop=stop, **request)

@@ -24,7 +24,7 @@ from langgraph.types import Send
 from graph.config import CoderConfig
 from graph.state import Decision
 from nodes.code import coder_tasks
-from nodes.common import log, plan_facts, run_config, run_folder, sandbox_for
+from nodes.common import lent_sandbox, log, plan_facts, run_config, run_folder, start_ahead
 from sandbox import Sandbox
 from tools.results import train_result_problem
 from tools.runfolder import SANDBOX_VERIFY_DATA, SANDBOX_VERIFY_FEATURES, RunFolder
@@ -179,7 +179,7 @@ def check_components(state: dict, config, run: RunFolder) -> tuple[dict[str, Ver
     check_scenario(sources["scenario"], config, reports["scenario"])
 
     space = None
-    with sandbox_for(state, timeout=config.verify.timeout, name="verify") as sandbox:
+    with lent_sandbox(state, timeout=config.verify.timeout, name="verify") as sandbox:
         started = time.monotonic()
         if reports["configspace"].ok:
             space = verify_configspace(
@@ -287,6 +287,7 @@ def verify(state: dict) -> dict:
         return {}
     config, run = run_config(state), run_folder(state)
     round_number = state.get("verify_rounds", 0) + 1
+    start_ahead(state)  # the search's sandboxes start with the one this verification runs in
     reports, space = check_components(state, config, run)
     as_dicts = record(run, round_number, reports)
     decision, fallbacks = decide(

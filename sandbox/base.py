@@ -351,6 +351,10 @@ class Sandbox(ABC):
             return CallOutcome("crashed", error=str(exc), elapsed=outcome.elapsed)
         return outcome
 
+    def alive(self) -> bool:
+        """Started and still there (a sandbox handed on is checked before its next use)."""
+        return self._running and self._alive()
+
     def restart(self) -> None:
         self._kill()
         self._running = False

@@ -15,6 +15,7 @@ from nodes.initialize import initialize
 from nodes.optimize import optimize
 from nodes.plan import builtin_plan, plan
 from nodes.verify import VerificationReport, route_after_verify, static_check, verify
+from sandbox import open_sandbox
 from tools.templates import get as get_template
 
 BROKEN_SPACE = """
@@ -180,6 +181,26 @@ def test_optimize_stops_a_trial_at_the_search_walltime(tmp_path):
     assert search["stopped_by"] == "walltime" and search["status_counts"] == {"timeout": 1}
     rows = list(csv.DictReader(open(tmp_path / "iris" / "trials.csv")))
     assert "stopped at the search walltime (3 s of 3 s)" in rows[0]["error"]
+
+
+def test_the_search_runs_in_the_sandboxes_verification_started(tmp_path, monkeypatch):
+    """One start per search worker in all: verification runs in one of them and hands it on."""
+    import sandbox.warm
+
+    started = []
+
+    def counted(**recipe):
+        started.append(recipe["name"])
+        return open_sandbox(**recipe)
+
+    monkeypatch.setattr(sandbox.warm, "open_sandbox", counted)
+    config = _config(optimizer={"n_trials": 6, "walltime": 30, "workers": 2})
+    state = {"config": config, "run_dir": str(tmp_path / "iris")}
+    state = _coded({**state, **initialize(state)})
+    state.update(verify(state))
+    search = optimize(state)["search"]
+    assert search["status_counts"].get("success", 0) >= 4 and search["workers"] == ["thread 0", "thread 1"]
+    assert sorted(started) == ["iris-worker-0", "iris-worker-1"]
 
 
 def test_verify_rejects_a_train_without_a_requested_objective(tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from sklearn.datasets import load_iris
 
 from sandbox import Limits, Sandbox, Workspace, choose_backend
 from sandbox.process import ProcessSandbox
+from sandbox.warm import WarmPool
 
 # One generated training function per behaviour; each is what an LLM might write.
 TRAINERS = {
@@ -335,3 +337,64 @@ def test_docker_containers_do_not_leak(docker_ready, workspace):
     assert len({c.id for c in our_containers()} - before) == 1
     sandbox.close()
     assert {c.id for c in our_containers()} == before
+
+
+# ---- sandboxes started ahead (sandbox/warm.py): handed on within a run, never to other
+# folders, checked before reuse, closed when nobody takes them ---------------------------
+
+
+def recipe(workspace: Workspace, timeout: float = 10) -> dict:
+    return {"backend": "process", "workspace": workspace, "limits": replace(LIMITS, timeout=timeout), "name": "warm"}
+
+
+@pytest.fixture
+def pool():
+    pool = WarmPool()
+    yield pool
+    pool.close_idle()
+
+
+def test_sandboxes_started_ahead_are_handed_on_and_train(pool, workspace):
+    pool.prestart(recipe(workspace), 2)
+    verifier = pool.take(recipe(workspace, timeout=30))
+    assert verifier.limits.timeout == 30  # the taker's own default call timeout
+    assert_recovers(verifier)
+    pool.give_back(recipe(workspace), verifier)
+    workers = [pool.take(recipe(workspace)) for _ in range(2)]
+    try:
+        assert verifier in workers  # the same worker, not a third start
+        assert all(w.limits.timeout == 10 for w in workers)
+        for worker in workers:
+            assert_recovers(worker)
+    finally:
+        for worker in workers:
+            worker.close()
+
+
+def test_a_sandbox_of_other_folders_is_never_handed_on(pool, workspace, tmp_path):
+    pool.prestart(recipe(workspace), 1)
+    other = Workspace(code=workspace.code, data=tmp_path)
+    with pool.take(recipe(other)) as fresh:
+        assert fresh.workspace.data == tmp_path.resolve()
+        outcome = fresh.call("train", module="ok.py", data="train.pkl", config={}, timeout=10)
+        assert not outcome.ok and "train.pkl" in outcome.error  # it sees its own data folder only
+    # and prestarting for other folders closes the first run's idle sandbox
+    mine = pool.take(recipe(workspace))
+    pool.give_back(recipe(workspace), mine)
+    pool.prestart(recipe(other), 1)
+    assert not mine.alive()
+    with pool.take(recipe(workspace)) as again:
+        assert again is not mine
+        assert_recovers(again)
+
+
+def test_a_dead_sandbox_is_replaced_and_idle_ones_are_closed(pool, workspace):
+    sandbox = pool.take(recipe(workspace))
+    pool.give_back(recipe(workspace), sandbox)
+    sandbox.close()  # its worker went away while it waited in the pool
+    with pool.take(recipe(workspace)) as replacement:
+        assert replacement is not sandbox and replacement.alive()
+        assert_recovers(replacement)
+        pool.give_back(recipe(workspace), replacement)
+        pool.close_idle()
+        assert not replacement.alive()
