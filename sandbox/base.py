@@ -332,7 +332,10 @@ class Sandbox(ABC):
             error=answer.get("error"),
             traceback=answer.get("traceback"),
             output=answer.get("output"),
-            elapsed=answer.get("elapsed") or time.monotonic() - started,
+            # The host's own stopwatch, not the worker's figure: the search's seconds per trial
+            # (SMAC's trial times, the trial-cost rule, deploy's refit estimate) are then
+            # nothing code in the sandbox can set.
+            elapsed=time.monotonic() - started,
         )
         if outcome.ok and op == "train" and (problem := _bad_loss(outcome.result)):
             return CallOutcome("crashed", error=problem, elapsed=outcome.elapsed)

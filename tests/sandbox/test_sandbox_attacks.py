@@ -266,6 +266,11 @@ for line in requests:
         send(json.dumps({"id": req["id"], "status": "won", "result": {"loss": 0.0}}).encode() + b"\\n")
     elif how == "bad_loss":
         send(json.dumps({"id": req["id"], "status": "success", "result": {"loss": "0.1"}}).encode() + b"\\n")
+    elif how == "quick_on_paper":
+        import time
+        time.sleep(1.5)
+        forged = {"id": req["id"], "status": "success", "result": {"loss": 0.5}, "elapsed": 0.001}
+        send(json.dumps(forged).encode() + b"\\n")
     elif how == "huge":
         chunk = b"x" * 2**20
         for _ in range(80):  # 80 MiB and no newline
@@ -463,6 +468,20 @@ def test_an_unusable_loss_is_a_crash(backend, room, tmp_path, monkeypatch):
         outcome = train(box, "ok.py", answer="bad_loss")
         assert outcome.status == "crashed" and "loss" in outcome.error, outcome.describe()
         assert train(box, "ok.py").ok
+
+
+@pytest.mark.parametrize("backend", BACKEND_PARAMS)
+def test_a_calls_seconds_are_the_hosts_not_the_workers(backend, room, tmp_path, monkeypatch):
+    """The search's seconds per trial decide which trials start and how deploy budgets: a
+    worker reporting 1 ms for a 1.5 s call does not make the trial look cheap."""
+    _ready(backend)
+    module = "sandbox.process" if backend == "process" else "sandbox.container"
+    hostile = tmp_path / "worker.py"
+    hostile.write_text(HOSTILE_WORKER)
+    monkeypatch.setattr(f"{module}.WORKER_SCRIPT", hostile)
+    with open_sandbox(backend, Workspace(room / "code", room / "data"), LIMITS, name="hostile") as box:
+        outcome = train(box, "ok.py", answer="quick_on_paper")
+        assert outcome.ok and outcome.elapsed >= 1.5, (outcome.status, outcome.elapsed)
 
 
 @pytest.mark.parametrize("backend", BACKEND_PARAMS)
