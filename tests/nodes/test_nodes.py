@@ -58,6 +58,9 @@ def test_initialize_seals_a_stratified_test_split(initialized, tmp_path):
     assert set(train["X"].index).isdisjoint(test["X"].index)
     assert np.unique(test["y"], return_counts=True)[1].tolist() == [10, 10, 10]  # stratified
     assert "y" not in pickle.loads((run / "sandbox_data" / "verify_features.pkl").read_bytes())
+    # verification asks whether the code runs, on two folds; the search uses the configured five
+    verify_info = pickle.loads((run / "sandbox_data" / "verify.pkl").read_bytes())["info"]
+    assert verify_info["cv_folds"] == 2 and train["info"]["cv_folds"] == 5
     profile = initialized["profile"]
     assert profile["task"] == "classification" and profile["metric"] == "accuracy"
     assert profile["n_rows"] == 120 and profile["n_classes"] == 3
