@@ -431,6 +431,16 @@ def test_the_answer_channel_cannot_be_forged(sandbox):
     assert_in_step(sandbox)
 
 
+def hostile_sandbox(backend: str, room, tmp_path, monkeypatch):
+    """A sandbox whose worker is HOSTILE_WORKER: it answers as each request's `answer` says."""
+    _ready(backend)
+    module = "sandbox.process" if backend == "process" else "sandbox.container"
+    hostile = tmp_path / "worker.py"
+    hostile.write_text(HOSTILE_WORKER)
+    monkeypatch.setattr(f"{module}.WORKER_SCRIPT", hostile)
+    return open_sandbox(backend, Workspace(room / "code", room / "data"), LIMITS, name="hostile")
+
+
 @pytest.mark.parametrize(
     ("answer", "words"),
     [
@@ -442,12 +452,7 @@ def test_the_answer_channel_cannot_be_forged(sandbox):
 )
 @pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_a_broken_answer_is_a_crash_and_a_fresh_worker(backend, answer, words, room, tmp_path, monkeypatch):
-    _ready(backend)
-    module = "sandbox.process" if backend == "process" else "sandbox.container"
-    hostile = tmp_path / "worker.py"
-    hostile.write_text(HOSTILE_WORKER)
-    monkeypatch.setattr(f"{module}.WORKER_SCRIPT", hostile)
-    with open_sandbox(backend, Workspace(room / "code", room / "data"), LIMITS, name="hostile") as box:
+    with hostile_sandbox(backend, room, tmp_path, monkeypatch) as box:
         started = time.monotonic()
         outcome = train(box, "ok.py", answer=answer)
         assert outcome.status == "crashed", outcome.describe()
@@ -459,12 +464,7 @@ def test_a_broken_answer_is_a_crash_and_a_fresh_worker(backend, answer, words, r
 
 @pytest.mark.parametrize("backend", BACKEND_PARAMS)
 def test_an_unusable_loss_is_a_crash(backend, room, tmp_path, monkeypatch):
-    _ready(backend)
-    module = "sandbox.process" if backend == "process" else "sandbox.container"
-    hostile = tmp_path / "worker.py"
-    hostile.write_text(HOSTILE_WORKER)
-    monkeypatch.setattr(f"{module}.WORKER_SCRIPT", hostile)
-    with open_sandbox(backend, Workspace(room / "code", room / "data"), LIMITS, name="hostile") as box:
+    with hostile_sandbox(backend, room, tmp_path, monkeypatch) as box:
         outcome = train(box, "ok.py", answer="bad_loss")
         assert outcome.status == "crashed" and "loss" in outcome.error, outcome.describe()
         assert train(box, "ok.py").ok
@@ -474,12 +474,7 @@ def test_an_unusable_loss_is_a_crash(backend, room, tmp_path, monkeypatch):
 def test_a_calls_seconds_are_the_hosts_not_the_workers(backend, room, tmp_path, monkeypatch):
     """The search's seconds per trial decide which trials start and how deploy budgets: a
     worker reporting 1 ms for a 1.5 s call does not make the trial look cheap."""
-    _ready(backend)
-    module = "sandbox.process" if backend == "process" else "sandbox.container"
-    hostile = tmp_path / "worker.py"
-    hostile.write_text(HOSTILE_WORKER)
-    monkeypatch.setattr(f"{module}.WORKER_SCRIPT", hostile)
-    with open_sandbox(backend, Workspace(room / "code", room / "data"), LIMITS, name="hostile") as box:
+    with hostile_sandbox(backend, room, tmp_path, monkeypatch) as box:
         outcome = train(box, "ok.py", answer="quick_on_paper")
         assert outcome.ok and outcome.elapsed >= 1.5, (outcome.status, outcome.elapsed)
 
