@@ -1,6 +1,6 @@
 """Sandboxes started before they are needed, and handed on from one node to the next.
 
-A sandbox's start is its worker importing scikit-learn and the boosting libraries: about 2 s
+A sandbox's start is its worker importing numpy, pandas, SciPy and scikit-learn: about 2 s
 of one core. A run started one for verification, closed it, then started one per search
 worker, each time while nothing else ran: at 60 s of walltime that was about 4 s of the
 run's set-up before its first trial (bench/automl_benchmark.md, "Sandboxes started ahead").
